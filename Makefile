@@ -1,0 +1,79 @@
+# advex-lit: two commands for a fresh machine (see README.md)
+#   make book   venv + pinned stack + reachable data + export + executed book in _build/html (quick profile)
+#   make test   venv + pinned stack + reachable data + literate checks + pytest + executed book with -W
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Data the loaders find without internet lands here (Debian data packages, extracted).
+ADVEX_DATA ?= $(HOME)/.advex_lit/data
+ADVEX_PROFILE ?= quick
+export ADVEX_DATA ADVEX_PROFILE
+export TF_CPP_MIN_LOG_LEVEL := 3
+export KERAS_BACKEND ?= tensorflow
+export PYTHONHASHSEED := 0
+DEBS := dataset-fashion-mnist r-cran-kernlab r-cran-cba
+BOOK_FLAGS := --all -W -n --keep-going
+
+.PHONY: book test venv data export clean-nbs pytest book-build book-cache print-book-flags bench clean help
+
+help:
+	@sed -n '1,4p' Makefile
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: settings.ini setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+data: $(ADVEX_DATA)/debian/.done
+
+# Debian ships Fashion-MNIST, Spambase (kernlab) and Mushroom (cba) as data files; we extract them, no R needed.
+$(ADVEX_DATA)/debian/.done:
+	mkdir -p "$(ADVEX_DATA)/debian/debs"
+	if ! command -v apt-get >/dev/null; then \
+	  echo "make data: no apt-get here; the loaders will say how to get each data set."; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq; fi; \
+	cd "$(ADVEX_DATA)/debian/debs" && apt-get download -qq $(DEBS) 2>&1 | grep -v '^W: Download is performed unsandboxed' || true; \
+	for f in "$(ADVEX_DATA)"/debian/debs/*.deb; do dpkg-deb -x "$$f" "$(ADVEX_DATA)/debian"; done; \
+	ls "$(ADVEX_DATA)"/debian/debs/*.deb | wc -l | grep -qx 3 || { echo "make data: apt-get download of $(DEBS) failed"; exit 1; }; \
+	touch "$(ADVEX_DATA)/debian/.done"
+
+export: venv
+	$(BIN)/nbdev_export
+
+clean-nbs: venv
+	$(BIN)/nbdev_clean
+
+# jupyter-cache keys on notebook code only: drop it whenever the package or settings change.
+book-cache:
+	@mkdir -p _build
+	@h=$$(cat advex_lit/*.py settings.ini _config.yml | sha256sum | cut -c1-16); \
+	if [ "$$(cat _build/.pkg-hash 2>/dev/null)" != "$$h" ]; then \
+	  rm -rf _build/.jupyter_cache; echo "$$h" > _build/.pkg-hash; echo "book: package changed, execution cache cleared"; fi
+
+print-book-flags:
+	@echo $(BOOK_FLAGS)
+
+book-build: book-cache
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+book: venv data export
+	$(MAKE) book-build
+	@echo "book: open _build/html/index.html"
+
+pytest: venv data
+	$(BIN)/python -m pytest tests/ -q
+
+test: venv data
+	$(MAKE) pytest
+	$(MAKE) book-build
+
+bench: venv data
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf _build
