@@ -16,7 +16,7 @@ export PYTHONHASHSEED := 0
 DEBS := dataset-fashion-mnist r-cran-kernlab r-cran-cba
 BOOK_FLAGS := --all -W -n --keep-going
 
-.PHONY: book test venv data export clean-nbs pytest book-build book-cache print-book-flags bench clean help
+.PHONY: book test venv data browser mathjax export clean-nbs pytest book-build book-cache print-book-flags bench clean help
 
 help:
 	@sed -n '1,4p' Makefile
@@ -61,16 +61,30 @@ print-book-flags:
 book-build: book-cache
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
-book: venv data export
+book: venv data mathjax export
 	$(MAKE) book-build
 	@echo "book: open _build/html/index.html"
 
 pytest: venv data
-	$(BIN)/python -m pytest tests/ -q
+	$(BIN)/python -m pytest tests/ -q -m "not reader"
 
-test: venv data
-	$(MAKE) pytest
+# Debian's Chromium, driven by Playwright in the reader test
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "make browser: install Debian's chromium (apt-get install chromium)"; exit 1; }
+
+# MathJax 3 copied into the built site (as _build/html/mathjax/), so math renders offline (falls back to the CDN when npm is missing)
+mathjax: .mathjax/mathjax/tex-chtml.js
+
+.mathjax/mathjax/tex-chtml.js:
+	@if command -v npm >/dev/null; then \
+	  tmp=$$(mktemp -d) && (cd $$tmp && npm pack -q mathjax@3.2.2 >/dev/null) && \
+	  mkdir -p .mathjax/mathjax && tar -xzf $$tmp/mathjax-3.2.2.tgz -C .mathjax/mathjax --strip-components=2 package/es5 && \
+	  rm -rf $$tmp; else echo "make mathjax: no npm; the book will load MathJax from its CDN"; fi
+
+test: venv data browser mathjax
 	$(MAKE) book-build
+	$(BIN)/python -m pytest tests/ -q
 
 bench: venv data
 	$(BIN)/python benchmarks/run_all.py

@@ -6,6 +6,7 @@ so one set of markers in `nbs/` drives both the package and the book.
 """
 import json
 import re
+from pathlib import Path
 
 DIRECTIVE = re.compile(r"^\s*#\s*\|\s*(?P<name>[\w-]+):?\s*(?P<value>.*)$")
 # nbdev directive -> tag for the book ("hide" cells still run: they may define what later cells use)
@@ -50,6 +51,30 @@ def _on_source_read(app, docname, source):
         source[0] = translate_notebook(source[0])
 
 
+def _use_local_mathjax(app, config):
+    "Ship MathJax with the site when `make mathjax` fetched it into `.mathjax/`, so math renders offline."
+    local = Path(app.srcdir) / ".mathjax"
+    if (local / "mathjax" / "tex-chtml.js").exists():
+        config.mathjax_path = "../mathjax/tex-chtml.js"  # relative to _static/
+        config.html_extra_path = [*config.html_extra_path, str(local)]
+
+
+def _tidy_page_context(app, pagename, templatename, context, doctree):
+    """Two fixes that keep the browser console clean: the thebe settings script is registered twice by the stack
+    (a second copy redeclares a const), and an empty light/dark default makes the theme log an error."""
+    context.setdefault("default_mode", "light")
+    scripts, seen = [], set()
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", {}) or {}
+        key = (getattr(script, "filename", str(script)) or "", tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            scripts.append(script)
+    context["script_files"][:] = scripts  # in place: later listeners append to the same list
+
+
 def setup(app):
     app.connect("source-read", _on_source_read)
+    app.connect("config-inited", _use_local_mathjax)
+    app.connect("html-page-context", _tidy_page_context, priority=100)  # early: the event stops at a first result
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1.0"}

@@ -63,6 +63,8 @@ def compile_function(fn, **kwargs):
 
 def to_numpy(x) -> np.ndarray:
     "Convert a backend tensor (or array-like) to a NumPy array."
+    if hasattr(x, "numpy") and backend_name() == "tensorflow":
+        return np.asarray(x.numpy())  # avoids a NumPy 2 copy-keyword deprecation inside convert_to_numpy
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 # %% ../nbs/90_backend.ipynb 13

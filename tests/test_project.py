@@ -1,6 +1,7 @@
 """The literate discipline: the package is exported from the notebooks, the notebooks are clean, the book lists them,
 and pip and conda users get the same pinned stack."""
 import configparser
+import os
 import filecmp
 import shutil
 import subprocess
@@ -114,8 +115,10 @@ def test_a_failing_cell_fails_the_book_build(tmp_path):
     (tmp_path / "nbs").mkdir()
     (tmp_path / "nbs" / "broken.ipynb").write_text(json.dumps(BROKEN_NB))
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: nbs/broken\n")
-    flags = [f for f in subprocess.check_output(["make", "-s", "-f", str(ROOT / "Makefile"), "print-book-flags"],
-                                                 cwd=ROOT, text=True).split()]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    flags = subprocess.check_output(["make", "-s", "--no-print-directory", "print-book-flags"],
+                                    cwd=ROOT, text=True, env=env).split()
+    assert "-W" in flags
     run = subprocess.run([str(BIN / "jupyter-book"), "build", str(tmp_path), *flags], capture_output=True, text=True)
     assert run.returncode != 0
     assert "Executing notebook failed" in run.stdout + run.stderr
