@@ -73,7 +73,20 @@ def _tidy_page_context(app, pagename, templatename, context, doctree):
     context["script_files"][:] = scripts  # in place: later listeners append to the same list
 
 
+RST_SPECIAL = re.compile(r"(?<!\\)([*|])|_(?=[\s,.;:)]|$)")
+
+
+def _docstring_as_plain_text(app, what, name, obj, options, lines):
+    """Docstrings here are written for readers of the code (Markdown habits: `*`, `|x|`, `w_i`); keep reStructuredText
+    from reading them as markup, outside of backtick spans."""
+    for i, line in enumerate(lines):
+        parts = line.split("`")
+        parts[::2] = [RST_SPECIAL.sub(lambda m: "\\" + m.group(0), p) for p in parts[::2]]
+        lines[i] = "`".join(parts)
+
+
 def setup(app):
+    app.connect("autodoc-process-docstring", _docstring_as_plain_text)
     app.connect("source-read", _on_source_read)
     app.connect("config-inited", _use_local_mathjax)
     app.connect("html-page-context", _tidy_page_context, priority=100)  # early: the event stops at a first result

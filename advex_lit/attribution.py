@@ -17,7 +17,8 @@ from .backend import compile_function, input_gradient, to_numpy, value_and_input
 
 # %% auto 0
 __all__ = ['METHODS', 'DEFAULT_BATCH_SIZE', 'ACTIVATIONS', 'path_weights', 'integrated_gradients', 'model_outputs',
-           'completeness_gap', 'linear_ig', 'input_layer_name', 'split_model', 'layer_integrated_gradients']
+           'completeness_gap', 'linear_ig', 'input_layer_name', 'split_model', 'layer_integrated_gradients',
+           'deep_shap', 'saliency']
 
 # %% ../nbs/04_attribution.ipynb 7
 METHODS = ("riemann_left", "riemann_right", "riemann_midpoint", "riemann_trapezoid")
@@ -312,7 +313,11 @@ def split_model(model, layer_name: str) -> tuple[keras.Model, keras.Model]:
     try:
         cut = model.inputs[0] if layer_name == names[0] else model.get_layer(layer_name).output
         head = keras.Model(model.inputs[0], cut)
-        tail = keras.Model(cut, model.outputs[0])
+        if cut is model.outputs[0]:  # the output layer: Keras cannot build Model(t, t), so the tail is a fresh identity
+            top = keras.Input(tuple(cut.shape[1:]), dtype=cut.dtype)
+            tail = keras.Model(top, keras.layers.Identity()(top))
+        else:
+            tail = keras.Model(cut, model.outputs[0])
     except (AttributeError, ValueError) as err:
         raise ValueError(f"cannot split `model` at `layer_name` {layer_name!r}: the layer must be used once and the "
                          f"output must depend on the input only through it ({err})") from err
@@ -357,3 +362,74 @@ def layer_integrated_gradients(model, layer_name: str, x, baseline=None, target=
         parts = (head, tail)
         cache[key] = _layer_ig_kernel(lambda: parts, mode)
     return _run_chunks(cache[key], x, u, alphas, weights, t, batch_size)
+
+# %% ../nbs/04_attribution.ipynb 47
+def _functional(model, example_shape: tuple) -> keras.Model:
+    "The model itself if it has symbolic inputs (functional or Sequential with an Input), else a functional wrapper."
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a Keras model, got {type(model).__name__}")
+    try: inputs = model.inputs
+    except (AttributeError, ValueError): inputs = None
+    if inputs:
+        if len(inputs) != 1 or len(model.outputs) != 1:
+            raise ValueError("`model` must have exactly one input and one output")
+        return model
+    inp = keras.Input(example_shape)
+    return keras.Model(inp, model(inp))
+
+def _class_target(model, x: np.ndarray, target) -> np.ndarray:
+    "Validate a required class target for a model with outputs (n, k); int32 (n,)."
+    width = _output_width(model, x)
+    if width is None:
+        raise ValueError("`model` must return outputs shaped (n, k) (one column per class); it returns (n,)")
+    if target is None:
+        raise ValueError("`target` is required: an int or an int array (n,) of the classes to explain")
+    return _resolve_target(target, len(x), width)[1]
+
+def deep_shap(model, x, background, target, return_gap: bool = False):
+    """DeepSHAP attributions (shap.DeepExplainer) of each example's `target` class, float32 shaped like x.
+
+    model: a Keras model (subclassed models are wrapped) with outputs (n, k). background: reference inputs (m, ...).
+    target: an int or an int array (n,) of classes (true or predicted labels: the caller's choice).
+    return_gap: also return the additivity gap sum(phi) - (F_t(x) - mean_b F_t(b)), float64 (n,).
+    """
+    x = _as_batch(x)
+    background = _as_batch(background, "background")
+    if background.shape[1:] != x.shape[1:]:
+        raise ValueError(f"`background` examples must have the shape of `x` examples {x.shape[1:]}, "
+                         f"got {background.shape[1:]}")
+    wrapped = _functional(model, x.shape[1:])
+    t = _class_target(wrapped, x, target)
+    import shap  # imported here: it is slow to import and only this function needs it
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # shap's TF-version notice and Keras' input-structure notice
+        values = shap.DeepExplainer(wrapped, background).shap_values(x, check_additivity=False)
+    values = np.asarray(values)
+    if values.shape[:-1] != x.shape:
+        raise RuntimeError(f"shap returned shape {values.shape}, expected {x.shape + (-1,)} (shap >= 0.45 layout)")
+    index = t.reshape((-1,) + (1,) * (values.ndim - 1))
+    phi = np.take_along_axis(values, np.broadcast_to(index, x.shape + (1,)), axis=-1)[..., 0].astype(np.float32)
+    if not return_gap:
+        return phi
+    background_mean = to_numpy(_call(wrapped, background)).astype(np.float64).mean(axis=0)  # per class, (k,)
+    change = model_outputs(wrapped, x, t) - background_mean[t]
+    return phi, phi.reshape(len(x), -1).astype(np.float64).sum(axis=1) - change
+
+def _saliency_kernel(model_ref: Callable, mode: str):
+    "Compiled (x, target) -> gradient of the selected output w.r.t. x."
+    def kernel(x, target):
+        model = model_ref()
+        return input_gradient(lambda p: ops.sum(_select(_call(model, p), target, mode)), x)
+    return compile_function(kernel)
+
+def saliency(model, x, target=None) -> np.ndarray:
+    """Simple gradient of each example's `target` output w.r.t. its input (float32, shaped like x); abs() for a map.
+
+    model and target as in `integrated_gradients` (target None for a model with one output per example).
+    """
+    _check_model(model)
+    x = _as_batch(x)
+    mode, t = _resolve_target(target, len(x), _output_width(model, x))
+    kernel = _kernel_for(model, ("saliency", mode), lambda ref: _saliency_kernel(ref, mode))
+    return to_numpy(kernel(x, t)).astype(np.float32)

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 
 # %% auto 0
-__all__ = ['backend_name', 'value_and_input_gradient', 'input_gradient', 'compile_function', 'to_numpy', 'set_seed', 'make_rng']
+__all__ = ['backend_name', 'value_and_input_gradient', 'input_gradient', 'compile_function', 'to_numpy', 'set_seed', 'make_rng',
+           'value_and_weight_gradient', 'make_train_step']
 
 # %% ../nbs/90_backend.ipynb 4
 def backend_name() -> str:
@@ -80,3 +81,48 @@ def make_rng(seed) -> np.random.Generator:
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"`seed` must be a non-negative integer or a numpy Generator, got {seed!r}")
     return np.random.default_rng(int(seed))
+
+# %% ../nbs/90_backend.ipynb 15
+def value_and_weight_gradient(model, fn):
+    "Return (fn(), gradients of fn() with respect to model.trainable_variables); fn takes no arguments and calls model."
+    name = backend_name()
+    _check_backend(name)
+    variables = list(model.trainable_variables)
+    if not variables: raise ValueError("`model` has no trainable variables")
+    def complete(grads):
+        return [keras.ops.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+    if name == "tensorflow":
+        import tensorflow as tf
+        with tf.GradientTape() as tape:
+            value = fn()
+        return value, complete(tape.gradient(value, variables))
+    if name == "torch":
+        import torch
+        value = fn()
+        grads = torch.autograd.grad(value, [v.value for v in variables], allow_unused=True)
+        return value.detach(), complete(list(grads))
+    import jax
+    non_trainable = list(model.non_trainable_variables)
+    def value_of(values):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+            out = fn()
+        return out, [scope.get_current_value(v) for v in non_trainable]
+    (value, updated), grads = jax.value_and_grad(value_of, has_aux=True)([v.value for v in variables])
+    for v, new_value in zip(non_trainable, updated):
+        if new_value is not None: v.assign(new_value)  # e.g. batch-normalization statistics
+    return value, complete(grads)
+
+def make_train_step(model, optimizer, objective, compile: bool = True):
+    "A step(*tensors) -> loss that applies one optimizer update of `model`'s trainable weights along -grad objective."
+    variables = list(model.trainable_variables)
+    if not variables: raise ValueError("`model` has no trainable variables")
+    optimizer.build(variables)
+    def step(*tensors):
+        value, grads = value_and_weight_gradient(model, lambda: objective(*tensors))
+        if backend_name() == "torch":
+            import torch
+            with torch.no_grad(): optimizer.apply(grads, variables)
+        else:
+            optimizer.apply(grads, variables)
+        return value
+    return compile_function(step) if compile and backend_name() == "tensorflow" else step

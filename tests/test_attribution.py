@@ -11,7 +11,8 @@ from keras import ops
 
 from advex_lit import attribution as A
 from advex_lit.attribution import (completeness_gap, integrated_gradients, layer_integrated_gradients, linear_ig,
-                                   path_weights, split_model, input_layer_name, METHODS)
+                                   path_weights, split_model, input_layer_name, METHODS, deep_shap, saliency,
+                                   model_outputs)
 from advex_lit.backend import set_seed, to_numpy
 
 SETTINGS = dict(max_examples=6, deadline=None)
@@ -263,3 +264,127 @@ def test_split_refuses_skip_connection():
     model = keras.Model(inp, keras.layers.Add()([h, inp]))
     with pytest.raises(ValueError, match="layer_name"):
         split_model(model, "q")
+
+
+# --- split at the output layer -----------------------------------------------------------------------------------------
+def test_split_at_output_layer():
+    model = mlp(4, 5, 3, "tanh", 7)
+    x = np.random.default_rng(7).normal(size=(3, 4)).astype(np.float32)
+    head, tail = split_model(model, "out")
+    np.testing.assert_allclose(to_numpy(tail(head(x))), to_numpy(model(x)), atol=1e-6)
+    t = np.array([0, 2, 1])
+    lig = layer_integrated_gradients(model, "out", x, target=t, steps=32)
+    change = model_outputs(model, x, t) - model_outputs(model, np.zeros_like(x), t)
+    np.testing.assert_allclose(lig[np.arange(3), t], change, atol=1e-4)
+    lig[np.arange(3), t] = 0
+    assert np.abs(lig).max() < 1e-6
+    seq = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"), keras.layers.Dense(2, name="b")])
+    head, tail = split_model(seq, "b")
+    np.testing.assert_allclose(to_numpy(tail(head(x))), to_numpy(seq(x)), atol=1e-6)
+
+
+# --- DeepSHAP and saliency ---------------------------------------------------------------------------------------------
+def small_cnn(seed, k=4):
+    set_seed(seed)
+    return keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(3, 3, activation="relu"),
+                             keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
+                             keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(k)])
+
+
+@settings(max_examples=2, deadline=None)
+@given(seed=seeds, n=st.integers(2, 5))
+def test_deep_shap_target_column_and_additivity(seed, n):
+    model = small_cnn(seed % 1000)
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 6, 6, 1)).astype(np.float32)
+    background = rng.random((10, 6, 6, 1)).astype(np.float32)
+    t1 = rng.integers(0, 4, size=n)
+    t1[0] = 2
+    t2 = (t1 + 1 + rng.integers(0, 3, size=n)) % 4
+    f_x = to_numpy(model(x)).astype(np.float64)
+    f_b = to_numpy(model(background)).astype(np.float64).mean(axis=0)
+    phis = []
+    for t in (t1, t2):
+        phi, gap = deep_shap(model, x, background, t, return_gap=True)
+        assert phi.shape == x.shape and gap.shape == (n,)
+        sums = phi.reshape(n, -1).sum(axis=1)
+        np.testing.assert_allclose(sums, f_x[np.arange(n), t] - f_b[t], atol=1e-4)  # own class's background mean
+        assert np.abs(gap).max() < 1e-4
+        phis.append(phi)
+    # the chosen column is used: the sums follow each example's own target
+    assert not np.allclose(phis[0].reshape(n, -1).sum(1), phis[1].reshape(n, -1).sum(1), atol=1e-3)
+    # an int target means the same class for every example
+    np.testing.assert_allclose(deep_shap(model, x[:1], background, 2), phis[0][:1], atol=1e-6)
+
+
+def test_deep_shap_subclassed_and_single_output():
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.h = keras.layers.Dense(5, activation="tanh")
+            self.o = keras.layers.Dense(1)
+        def call(self, x):
+            return self.o(self.h(x))
+    set_seed(0)
+    sub = Sub()
+    rng = np.random.default_rng(0)
+    x, background = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(8, 4)).astype(np.float32)
+    sub(x)
+    phi, gap = deep_shap(sub, x, background, 0, return_gap=True)
+    assert phi.shape == (3, 4) and np.abs(gap).max() < 1e-4
+
+
+def test_deep_shap_linear_model_closed_form():
+    # for a linear model DeepSHAP is w * (x - mean background), for every class separately
+    w = np.random.default_rng(1).normal(size=(5, 3))
+    model = dense_model(w, "linear")
+    x = np.random.default_rng(2).normal(size=(4, 5)).astype(np.float32)
+    background = np.random.default_rng(3).normal(size=(6, 5)).astype(np.float32)
+    t = np.array([2, 0, 1, 2])
+    phi = deep_shap(model, x, background, t)
+    want = (x - background.mean(axis=0)) * w[:, t].T
+    np.testing.assert_allclose(phi, want, atol=1e-5)
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=seeds, n=st.integers(1, 4), k=st.integers(1, 3))
+def test_saliency_matches_finite_differences(seed, n, k):
+    model = mlp(5, 6, k, "tanh", seed % 1000)
+    x = np.random.default_rng(seed).normal(size=(n, 5))
+    t = np.random.default_rng(seed + 1).integers(0, k, size=n)
+    grad = saliency(model, x, target=t)
+    assert grad.shape == (n, 5) and grad.dtype == np.float32
+    h = 1e-2
+    for i in range(5):
+        e = np.zeros(5); e[i] = h
+        fd = (model_outputs(model, (x + e).astype(np.float32), t) - model_outputs(model, (x - e).astype(np.float32), t))
+        np.testing.assert_allclose(grad[:, i], fd / (2 * h), atol=2e-3)
+
+
+def test_saliency_of_linear_model_is_the_weight_column():
+    w = np.random.default_rng(4).normal(size=(6, 3))
+    model = dense_model(w, "linear")
+    x = np.random.default_rng(5).normal(size=(4, 6))
+    np.testing.assert_allclose(saliency(model, x, target=np.array([0, 2, 1, 1])), w[:, [0, 2, 1, 1]].T, atol=1e-6)
+    scalar = dense_model(w[:, 0], "sigmoid")
+    np.testing.assert_allclose(saliency(scalar, x),
+                               w[:, 0] * (lambda p: p * (1 - p))(1 / (1 + np.exp(-x @ w[:, 0])))[:, None], atol=1e-5)
+
+
+def test_deep_shap_and_saliency_bad_inputs():
+    model = small_cnn(0)
+    x = np.zeros((2, 6, 6, 1), np.float32)
+    cases = [
+        (ValueError, "target", lambda: deep_shap(model, x, x, None)),
+        (ValueError, "target", lambda: deep_shap(model, x, x, 4)),
+        (ValueError, "target", lambda: deep_shap(model, x, x, np.array([0, 1, 2]))),
+        (TypeError, "target", lambda: deep_shap(model, x, x, 0.5)),
+        (ValueError, "background", lambda: deep_shap(model, x, np.zeros((3, 5, 5, 1)), 0)),
+        (ValueError, "x", lambda: deep_shap(model, np.full((1, 6, 6, 1), np.nan), x, 0)),
+        (TypeError, "model", lambda: deep_shap(lambda t: t, x, x, 0)),
+        (ValueError, "target", lambda: saliency(model, x)),
+        (ValueError, "x", lambda: saliency(model, np.ones(3), target=0)),
+    ]
+    for error, name, call in cases:
+        with pytest.raises(error, match=f"`{name}`"):
+            call()

@@ -122,3 +122,19 @@ def test_a_failing_cell_fails_the_book_build(tmp_path):
     run = subprocess.run([str(BIN / "jupyter-book"), "build", str(tmp_path), *flags], capture_output=True, text=True)
     assert run.returncode != 0
     assert "Executing notebook failed" in run.stdout + run.stderr
+
+
+def test_api_reference_lists_every_exported_module():
+    api = (ROOT / "nbs" / "api.md").read_text()
+    modules = sorted(p.stem for p in (ROOT / "advex_lit").glob("*.py") if not p.stem.startswith("_"))
+    missing = [m for m in modules if f".. automodule:: advex_lit.{m}\n" not in api]
+    assert not missing, f"add {missing} to nbs/api.md"
+
+
+def test_no_cell_swallowed_a_cell_marker():
+    "A fence left open in a markdown cell swallows the next cell (its `%% [markdown]` marker shows up as text)."
+    import json
+    for path in sorted((ROOT / "nbs").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            assert "%% [markdown]" not in source and "\n# %%" not in source, f"{path.name}: a cell marker in {source[:80]!r}"

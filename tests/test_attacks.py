@@ -1,0 +1,138 @@
+"Property tests for advex_lit.attacks: PGD/FGSM geometry and strength, the linear closed form, IFIA on a small CNN."
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from advex_lit.attacks import (adversarial_accuracy, attribution_similarity, default_loss, fgsm, ifia_topk, pgd,
+                               predict_labels, random_sign_perturbation, softplus_copy)
+from advex_lit.backend import set_seed, to_numpy
+from advex_lit.data import load_dataset
+from advex_lit.linear import adversarial_perturbation, linear_model
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    set_seed(0)
+    return keras.Sequential([keras.Input((10,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)])
+
+
+@pytest.fixture(scope="module")
+def digits_cnn():
+    "A small CNN trained naturally on scikit-learn's digits (8x8), with its test split."
+    data = load_dataset("digits")
+    set_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(16, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(data.x_train, data.y_train, epochs=10, batch_size=32, verbose=0)
+    return model, data.x_test, data.y_test
+
+
+def _loss(model, x, y):
+    return to_numpy(default_loss(model)(y, model(x)))
+
+
+@settings(max_examples=10, deadline=None)
+@given(eps=st.floats(0.0, 0.6), seed=st.integers(0, 1000))
+def test_pgd_fgsm_stay_in_ball_and_range(mlp, eps, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, size=(32, 10)).astype("float32")
+    y = rng.integers(0, 4, size=32)
+    for x_adv in (pgd(mlp, x, y, eps, steps=5, step_size=eps / 2 + 1e-3, seed=seed), fgsm(mlp, x, y, eps),
+                  random_sign_perturbation(x, eps, seed=seed)):
+        assert x_adv.shape == x.shape and x_adv.dtype == np.float32
+        assert np.abs(x_adv - x).max() <= eps + 1e-6
+        assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+    # without a range only the ball binds, and FGSM moves every coordinate with a non-zero gradient by exactly eps
+    x_free = fgsm(mlp, x, y, eps, clip=None)
+    assert np.abs(x_free - x).max() <= eps + 1e-6
+
+
+def test_pgd_beats_random_noise(mlp):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, size=(200, 10)).astype("float32")
+    y = rng.integers(0, 4, size=200)
+    eps = 0.1
+    loss_pgd = _loss(mlp, pgd(mlp, x, y, eps, steps=20, step_size=0.02), y)
+    loss_noise = _loss(mlp, random_sign_perturbation(x, eps, seed=2), y)
+    loss_clean = _loss(mlp, x, y)
+    assert (loss_pgd > loss_noise).mean() >= 0.95 and loss_pgd.mean() > loss_noise.mean()
+    assert (loss_pgd >= loss_clean - 1e-6).all()
+
+
+@settings(max_examples=8, deadline=None)
+@given(d=st.integers(1, 12), eps=st.floats(0.01, 1.0), seed=st.integers(0, 1000))
+def test_closed_form_on_linear_model(d, eps, seed):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=d)
+    w[np.abs(w) < 1e-3] = 0.5  # a zero weight gives a zero gradient: PGD would keep its random start there
+    x, y = rng.normal(size=(20, d)), rng.integers(0, 2, size=20)
+    model = linear_model(w)
+    expected = x + adversarial_perturbation(w, 2 * y - 1, eps)
+    assert np.abs(fgsm(model, x, y, eps, clip=None) - expected).max() < 1e-9
+    assert np.abs(pgd(model, x, y, eps, steps=4, step_size=eps / 1.5, clip=None, seed=seed) - expected).max() < 1e-9
+    # a probability-output model (sigmoid last layer) is attacked in the same direction
+    prob = keras.Sequential([keras.Input((d,), dtype="float64"),
+                             keras.layers.Dense(1, use_bias=False, activation="sigmoid", dtype="float64")])
+    prob.layers[0].kernel.assign(w[:, None])
+    assert np.abs(fgsm(prob, x, y, eps, clip=None) - expected).max() < 1e-9
+
+
+def test_adversarial_accuracy_and_determinism(digits_cnn):
+    model, x, y = digits_cnn
+    x, y = x[:150], y[:150]
+    natural = float((predict_labels(model, x) == y).mean())
+    assert natural > 0.85
+    assert adversarial_accuracy(model, x, y, 0.0, steps=2) == pytest.approx(natural)
+    one = adversarial_accuracy(model, x, y, 0.1, steps=10, restarts=1, seed=3)
+    two = adversarial_accuracy(model, x, y, 0.1, steps=10, restarts=2, seed=3)
+    assert two <= one <= natural and adversarial_accuracy(model, x, y, 0.3, steps=10) < natural - 0.3
+    assert adversarial_accuracy(model, x, y, 0.1, steps=10, seed=3, batch_size=64) <= natural
+    np.testing.assert_array_equal(pgd(model, x, y, 0.1, steps=3, seed=7), pgd(model, x, y, 0.1, steps=3, seed=7))
+    assert not np.array_equal(pgd(model, x, y, 0.1, steps=3, seed=7), pgd(model, x, y, 0.1, steps=3, seed=8))
+
+
+def test_ifia_beats_random_and_keeps_labels(digits_cnn):
+    model, x, y = digits_cnn
+    x, y = x[:30], y[:30]
+    eps, k = 0.2, 16
+    result = ifia_topk(model, x, y, eps, k, steps=20, step_size=0.02, restarts=2, ig_steps=30, attack_ig_steps=10, seed=0)
+    ev = result.evaluated
+    assert ev.sum() >= 25 and result.label_changed == 0
+    assert (predict_labels(model, result.x_adv[ev]) == y[ev]).all()
+    assert np.abs(result.x_adv - x).max() <= eps + 1e-6 and result.x_adv.min() >= 0 and result.x_adv.max() <= 1
+    assert np.isnan(result.kendall_tau[~ev]).all() and np.array_equal(result.x_adv[~ev], x[~ev])
+    topk_r, tau_r = attribution_similarity(model, x, random_sign_perturbation(x, eps, seed=0), y, k, ig_steps=30)
+    assert result.mean_topk_intersection < topk_r[ev].mean() - 0.05
+    assert result.mean_kendall_tau < np.nanmean(tau_r[ev])
+    again = ifia_topk(model, x, y, eps, k, steps=20, step_size=0.02, restarts=2, ig_steps=30, attack_ig_steps=10, seed=0)
+    np.testing.assert_array_equal(again.x_adv, result.x_adv)
+
+
+def test_softplus_copy_is_close(digits_cnn):
+    model, x, _ = digits_cnn
+    smooth = softplus_copy(model, beta=10.0)
+    assert not any(getattr(layer, "activation", None) is keras.activations.relu for layer in smooth.layers)
+    assert (predict_labels(smooth, x) == predict_labels(model, x)).mean() > 0.95
+    gap = np.abs(to_numpy(smooth(x[:50])) - to_numpy(model(x[:50]))).max()
+    assert 0 < gap < 1.0
+
+
+def test_bad_inputs(mlp, digits_cnn):
+    x = np.random.default_rng(0).uniform(size=(4, 10)).astype("float32")
+    y = np.array([0, 1, 2, 3])
+    with pytest.raises(ValueError, match="eps"): pgd(mlp, x, y, -0.1)
+    with pytest.raises(ValueError, match="eps"): fgsm(mlp, x, y, float("nan"))
+    with pytest.raises(ValueError, match="steps"): pgd(mlp, x, y, 0.1, steps=0)
+    with pytest.raises(ValueError, match="`y`"): pgd(mlp, x, y[:3], 0.1)
+    with pytest.raises(ValueError, match="`x`"): pgd(mlp, np.where(x > 0.5, np.nan, x), y, 0.1)
+    with pytest.raises(ValueError, match="clip"): pgd(mlp, x, y, 0.1, clip=(1, 0))
+    with pytest.raises(ValueError, match="restarts"): adversarial_accuracy(mlp, x, y, 0.1, restarts=0)
+    with pytest.raises(ValueError, match="eps"): random_sign_perturbation(x, -1.0)
+    model, xd, yd = digits_cnn
+    with pytest.raises(ValueError, match="`k`"): ifia_topk(model, xd[:2], yd[:2], 0.1, 0, steps=1, step_size=0.01)
+    with pytest.raises(ValueError, match="`k`"): ifia_topk(model, xd[:2], yd[:2], 0.1, 65, steps=1, step_size=0.01)
+    with pytest.raises(ValueError, match="steps"): ifia_topk(model, xd[:2], yd[:2], 0.1, 5, steps=0, step_size=0.01)
+    with pytest.raises(ValueError, match="eps"): ifia_topk(model, xd[:2], yd[:2], -0.1, 5, steps=1, step_size=0.01)
+    with pytest.raises(ValueError, match="`y`"): ifia_topk(model, xd[:2], yd[:3], 0.1, 5, steps=1, step_size=0.01)
