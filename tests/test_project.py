@@ -138,3 +138,16 @@ def test_no_cell_swallowed_a_cell_marker():
         for cell in json.loads(path.read_text())["cells"]:
             source = "".join(cell["source"])
             assert "%% [markdown]" not in source and "\n# %%" not in source, f"{path.name}: a cell marker in {source[:80]!r}"
+
+
+def test_pip_builds_a_wheel_with_every_module(tmp_path):
+    "`pip install .` installs the package: the wheel holds every exported module and the pinned requirements."
+    import zipfile
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True, cwd=tmp_path)
+    wheel = next(tmp_path.glob("advex_lit-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    modules = {f"advex_lit/{p.name}" for p in (ROOT / "advex_lit").glob("*.py")}
+    assert modules <= set(names), f"missing from the wheel: {sorted(modules - set(names))}"
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "Requires-Dist: keras==" in metadata and "Requires-Dist: tensorflow==" in metadata

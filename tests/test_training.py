@@ -1,0 +1,239 @@
+"advex_lit.training: objectives, closed forms, attribution regularization, checkpoints, validation."
+import os
+
+import numpy as np
+import pytest
+from dataclasses import asdict
+from hypothesis import given, settings, strategies as st
+
+import keras
+
+from advex_lit import attacks
+from advex_lit.backend import make_train_step, to_numpy, value_and_weight_gradient
+from advex_lit.data import load_dataset, signed_labels
+from advex_lit.linear import adversarial_loss
+from advex_lit.models import logistic_regression, small_cnn
+from advex_lit.stable import stable_ig_loss
+from advex_lit.training import (CHECKPOINT_FILE, METHODS, TrainConfig, accuracy, attribution_table, l1_penalty,
+                                loss_integrated_gradients, make_attack, make_objective, mean_loss, pgd_accuracy,
+                                roc_auc, train, validate_config)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", limit_train=400, limit_test=200)
+
+
+def _config(**kw):
+    return TrainConfig(**{**dict(epochs=1, batch_size=50, learning_rate=3e-3), **kw})
+
+
+def _logistic(d, rng, bias=True):
+    model = logistic_regression(d, use_bias=bias)
+    model.layers[-1].kernel.assign(rng.normal(size=(d, 1)).astype("float32"))
+    if bias: model.layers[-1].bias.assign(rng.normal(size=(1,)).astype("float32"))
+    return model
+
+
+# --- objectives -----------------------------------------------------------------------------------------------------
+
+def test_l1_penalty_value():
+    model = small_cnn((8, 8, 1), 3, width=2)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    kernels = [l.kernel.numpy() for l in model.layers if hasattr(l, "kernel")]
+    assert len(kernels) == 4  # two convolutions, two dense layers; biases excluded
+    assert np.isclose(float(to_numpy(l1_penalty(model))), sum(np.abs(k).sum() for k in kernels), rtol=1e-5)
+    x = rng.uniform(size=(5, 8, 8, 1)).astype("float32")
+    y = np.array([0, 1, 2, 1, 0], "int32")
+    value = float(to_numpy(make_objective("l1", TrainConfig(l1_lambda=0.3))(model, x, x, y)))
+    assert np.isclose(value, float(to_numpy(mean_loss(model, x, y))) + 0.3 * sum(np.abs(k).sum() for k in kernels), rtol=1e-5)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10_000), eps=st.floats(0.01, 0.5))
+def test_closed_form_equals_pgd_worst_case(seed, eps):
+    rng = np.random.default_rng(seed)
+    d = 4
+    model = _logistic(d, rng)
+    x = rng.normal(size=(16, d)).astype("float32")
+    y = rng.integers(0, 2, size=16).astype("int32")
+    w, b = model.get_weights()
+    z = eps * np.abs(w).sum() - signed_labels(y) * (x @ w[:, 0] + b[0])
+    closed = np.logaddexp(0, z)  # g(eps ||w||_1 - y(<w, x> + b)), the closed form with a bias
+    np.testing.assert_allclose(adversarial_loss(x, signed_labels(y), w[:, 0], eps),
+                                   np.logaddexp(0, z + signed_labels(y) * b[0]), rtol=1e-5)  # same form, no bias
+    x_pgd = attacks.pgd(model, x, y, eps, steps=30, step_size=eps / 5, clip=None, seed=seed)
+    at_pgd = to_numpy(attacks.default_loss(model)(y, model(x_pgd)))
+    np.testing.assert_allclose(at_pgd, closed, rtol=1e-4, atol=1e-5)
+    x_star = make_attack("adversarial_closed_form", model, TrainConfig(eps=eps, clip=None))(x, y, 0)
+    objective = float(to_numpy(make_objective("adversarial_closed_form", TrainConfig(eps=eps))(model, x, x_star, y)))
+    assert np.isclose(objective, closed.mean(), rtol=1e-5)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10_000), eps=st.floats(0.0, 0.5))
+def test_stable_ig_equals_adversarial_loss_and_gradient(seed, eps):
+    rng = np.random.default_rng(seed)
+    d = 6
+    model = _logistic(d, rng, bias=False)
+    x = rng.normal(size=(20, d)).astype("float32")
+    y = rng.integers(0, 2, size=20).astype("int32")
+    config = TrainConfig(eps=eps, clip=None)
+    out = {}
+    for method in ("adversarial_closed_form", "stable_ig"):
+        x_star = make_attack(method, model, config)(x, y, 0)
+        value, grads = value_and_weight_gradient(model, lambda: make_objective(method, config)(model, x, x_star, y))
+        out[method] = (float(to_numpy(value)), to_numpy(grads[0]))
+    w = model.get_weights()[0][:, 0]
+    assert np.isclose(out["stable_ig"][0], stable_ig_loss(x, signed_labels(y), w, eps).mean(), rtol=1e-5, atol=1e-6)
+    assert np.isclose(out["stable_ig"][0], out["adversarial_closed_form"][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["stable_ig"][1], out["adversarial_closed_form"][1], rtol=1e-4, atol=1e-6)
+
+
+def test_loss_ig_completeness():
+    rng = np.random.default_rng(3)
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((4, 4, 1))
+    hidden = keras.layers.Dense(8, activation="tanh")(keras.layers.Flatten()(inp))
+    model = keras.Model(inp, keras.layers.Dense(4)(hidden))  # smooth, so the Riemann sum converges fast
+    x = rng.uniform(size=(3, 4, 4, 1)).astype("float32")
+    x_prime = np.clip(x + rng.uniform(-0.3, 0.3, size=x.shape), 0, 1).astype("float32")
+    y = np.array([0, 3, 1], "int32")
+    ig = to_numpy(loss_integrated_gradients(model, x, x_prime, y, steps=64))
+    loss = attacks.default_loss(model)
+    change = to_numpy(loss(y, model(x_prime))) - to_numpy(loss(y, model(x)))
+    np.testing.assert_allclose(ig.reshape(3, -1).sum(1), change, rtol=1e-3, atol=1e-5)
+
+
+# --- training ------------------------------------------------------------------------------------------------------
+
+def test_adversarial_training_raises_pgd_accuracy(digits):
+    x, y = digits.x_train, digits.y_train
+    eps = 0.1
+    acc = {}
+    for method, extra in (("natural", {}), ("adversarial", dict(eps=eps, attack_steps=3, attack_step_size=0.05))):
+        keras.utils.set_random_seed(0)
+        model, _ = train(small_cnn((8, 8, 1), 10, width=16), method, (x, y),
+                         _config(epochs=8, batch_size=25, learning_rate=5e-3, **extra))
+        acc[method] = pgd_accuracy(model, digits.x_test, digits.y_test, eps, steps=10, step_size=0.025)
+    assert acc["adversarial"] > acc["natural"] + 0.1, acc
+
+
+@pytest.mark.parametrize("method, extra", [("ig_norm", dict(ig_lambda=1.0)), ("ig_sum_norm", dict(ig_beta=0.5))])
+def test_ig_regularized_step_is_finite_and_descends(digits, method, extra):
+    keras.utils.set_random_seed(0)
+    model = small_cnn((8, 8, 1), 10, width=4)
+    config = TrainConfig(eps=0.1, attack_steps=3, attack_step_size=0.05, m_attack=4, m_grad=8, **extra)
+    x, y = digits.x_train[:32], digits.y_train[:32].astype("int32")
+    x_star = make_attack(method, model, config)(x, y, 0)
+    assert np.abs(x_star - x).max() <= 0.1 + 1e-6 and x_star.min() >= 0 and x_star.max() <= 1
+    objective = make_objective(method, config)
+    before = float(to_numpy(objective(model, x, x_star, y)))
+    step = make_train_step(model, keras.optimizers.SGD(0.05), lambda a, b, c: objective(model, a, b, c))
+    values = [float(to_numpy(step(x, x_star, y))) for _ in range(5)]
+    after = float(to_numpy(objective(model, x, x_star, y)))
+    assert np.isfinite(values).all() and np.isclose(values[0], before, rtol=1e-5)
+    assert after < before
+
+
+def test_ig_norm_attack_increases_attribution_term(digits):
+    model = small_cnn((8, 8, 1), 10, width=4)
+    config = TrainConfig(eps=0.1, attack_steps=5, attack_step_size=0.03, m_attack=4, m_grad=4, ig_lambda=1.0)
+    x, y = digits.x_train[:16], digits.y_train[:16].astype("int32")
+    x_star = make_attack("ig_norm", model, config)(x, y, 0)
+    rand = np.clip(x + np.random.default_rng(0).uniform(-0.1, 0.1, size=x.shape), 0, 1).astype("float32")
+    size = lambda xp: np.abs(to_numpy(loss_integrated_gradients(model, x, xp, y, 4))).sum()
+    assert size(x_star) > size(rand)
+
+
+def test_resume_reproduces_uninterrupted_run(digits, tmp_path):
+    config = _config(epochs=3, eps=0.1, attack_steps=2, attack_step_size=0.05)
+    data = (digits.x_train[:150], digits.y_train[:150])
+    def fresh():
+        keras.utils.set_random_seed(5)
+        return small_cnn((8, 8, 1), 10, width=4)
+    straight, h1 = train(fresh(), "adversarial", data, config, seed=7)
+    folder = tmp_path / "ckpt"
+    train(fresh(), "adversarial", data, TrainConfig(**{**asdict(config), "epochs": 1}), seed=7, checkpoint_dir=folder)
+    assert (folder / CHECKPOINT_FILE).exists() and not any(p.name.endswith(".tmp.npz") for p in folder.iterdir())
+    resumed, h2 = train(fresh(), "adversarial", data, config, seed=7, checkpoint_dir=folder)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert h1["batch_loss"] == h2["batch_loss"] and h2["epoch"] == [1, 2, 3]
+    # a finished run is not redone: calling again changes nothing
+    again, h3 = train(fresh(), "adversarial", data, config, seed=7, checkpoint_dir=folder)
+    assert h3["epoch"] == [1, 2, 3]
+    for a, b in zip(straight.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="different settings"):
+        train(fresh(), "adversarial", data, config, seed=8, checkpoint_dir=folder)
+
+
+def test_evaluation_helpers():
+    rng = np.random.default_rng(0)
+    model = _logistic(3, rng)
+    x = rng.normal(size=(200, 3)).astype("float32")
+    s = to_numpy(model(x))[:, 0]
+    y = (s > 0).astype("int32")
+    assert accuracy(model, x, y) == 1.0 and roc_auc(model, x, y) == 1.0
+    assert roc_auc(model, x, 1 - y) == 0.0
+    table = attribution_table({"a": model, "b": model}, x[:5], y[:5], steps=20)
+    assert list(table.columns[:3]) == ["model", "example", "method"] and len(table) == 10
+    assert table["gini"].between(0, 1).all()
+    trained, history = train(logistic_regression(3), "natural", (x, y), TrainConfig(epochs=2, learning_rate=0.1, validation_fraction=0.25),
+                             verbose=True)
+    assert history["epoch"] == [1, 2] and len(history["val_accuracy"]) == len(history["val_loss"]) == 2
+    assert history["loss"][1] < history["loss"][0] and len(history["batch_loss"]) == 2 * 3  # 150 examples, batch 50
+
+
+# --- validation ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, config, field", [
+    ("bogus", TrainConfig(), "method"),
+    ("adversarial", TrainConfig(eps=-0.1, attack_steps=3, attack_step_size=0.1), "eps"),
+    ("adversarial", TrainConfig(eps=0.1, attack_steps=0, attack_step_size=0.1), "attack_steps"),
+    ("adversarial", TrainConfig(eps=0.1, attack_steps=3), "attack_step_size"),
+    ("l1", TrainConfig(), "l1_lambda"),
+    ("l1", TrainConfig(l1_lambda=-1.0), "l1_lambda"),
+    ("ig_norm", TrainConfig(eps=0.1, attack_steps=3, attack_step_size=0.1, ig_lambda=1.0, m_attack=5), "m_grad"),
+    ("ig_sum_norm", TrainConfig(eps=0.1, attack_steps=3, attack_step_size=0.1, ig_beta=-1.0, m_attack=5, m_grad=5), "ig_beta"),
+    ("natural", TrainConfig(epochs=0), "epochs"),
+    ("natural", TrainConfig(learning_rate=0.0), "learning_rate"),
+    ("natural", TrainConfig(optimizer="rmsprop"), "optimizer"),
+    ("natural", TrainConfig(clip=(1.0, 0.0)), "clip"),
+    ("stable_ig", TrainConfig(), "eps"),
+])
+def test_invalid_configs_raise_before_work(method, config, field, tmp_path):
+    model = logistic_regression(4)
+    before = [w.copy() for w in model.get_weights()]
+    data = (np.zeros((8, 4), "float32"), np.zeros(8, "int64"))
+    with pytest.raises(ValueError, match=field):
+        train(model, method, data, config, checkpoint_dir=tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_one_layer_methods_refuse_deep_models(digits):
+    with pytest.raises(ValueError, match="one-layer"):
+        train(small_cnn((8, 8, 1), 10, width=2), "stable_ig", (digits.x_train, digits.y_train), TrainConfig(eps=0.1))
+
+
+def test_all_methods_listed():
+    assert set(METHODS) == {"natural", "l1", "adversarial", "fgsm", "adversarial_closed_form", "stable_ig", "ig_norm",
+                            "ig_sum_norm"}
+    with pytest.raises(TypeError):
+        validate_config("natural", {"epochs": 1})
+
+
+def test_fgsm_attack_and_training(digits):
+    model = small_cnn((8, 8, 1), 10, width=2)
+    config = TrainConfig(epochs=1, eps=0.05)
+    x, y = digits.x_train[:20], digits.y_train[:20].astype("int32")
+    x_star = make_attack("fgsm", model, config)(x, y, 0)
+    moved = np.abs(x_star - x)
+    full = np.isclose(moved, 0.05, atol=1e-6)
+    assert moved.max() <= 0.05 + 1e-6 and full.mean() > 0.2
+    assert (full | (moved == 0) | (x_star == 0) | (x_star == 1)).all()  # a full sign step unless clipped or flat
+    _, history = train(model, "fgsm", (x, y), config)
+    assert np.isfinite(history["batch_loss"]).all()
