@@ -18,7 +18,7 @@ from .backend import compile_function, input_gradient, make_rng, to_numpy, value
 from .metrics import kendall_tau, topk_intersection
 
 # %% auto 0
-__all__ = ['output_activation', 'default_loss', 'predict_labels', 'project', 'pgd', 'fgsm', 'random_sign_perturbation',
+__all__ = ['UNROLL', 'output_activation', 'default_loss', 'predict_labels', 'project', 'pgd', 'fgsm', 'random_sign_perturbation',
            'adversarial_accuracy', 'softplus_copy', 'saliency_map', 'IFIAResult', 'attribution_similarity', 'ifia_topk']
 
 # %% ../nbs/07_attacks.ipynb 6
@@ -116,10 +116,41 @@ def _loss_gradient_kernel(model, loss: Callable):
     def kernel(x, y): return value_and_input_gradient(lambda u: loss(y, _call(model, u)), x)
     return compile_function(kernel)
 
+def _clip_between(v, low, high):
+    "Elementwise min(max(v, low), high), as np.clip does it."
+    return ops.minimum(ops.maximum(v, low), high)
+
+UNROLL = 10  # PGD steps per compiled call: longer attacks chain several calls
+
+def _pgd_loop_kernel(model, loss: Callable, steps: int):
+    "Compiled (x, y, x_start, eps, step_size, lo, hi) -> x' after `steps` projected sign-ascent steps (unrolled)."
+    def run(x, y, x_adv, eps, step_size, lo, hi):
+        low, high = x - eps, x + eps
+        for _ in range(steps):  # unrolled at trace time: measured faster than a compiled while loop around a gradient
+            grad = input_gradient(lambda u: loss(y, _call(model, u)), x_adv)
+            x_adv = _clip_between(_clip_between(x_adv + step_size * ops.sign(grad), low, high), lo, hi)
+        return x_adv
+    return compile_function(run)
+
 def _kernel(model, loss):
-    if loss is None: return _cached(model, "pgd", lambda: _loss_gradient_kernel(model, default_loss(model)))
+    "steps -> the compiled PGD loop of `model` for `loss` (None: cross-entropy, cached per model and step count)."
+    if loss is None:
+        return lambda steps: _cached(model, ("pgd_loop", steps), lambda: _pgd_loop_kernel(model, default_loss(model), steps))
     if not callable(loss): raise TypeError(f"`loss` must be None or a callable (y, outputs) -> (n,), got {type(loss).__name__}")
-    return _loss_gradient_kernel(model, loss)
+    kernels = {}
+    def kernel(steps):
+        if steps not in kernels: kernels[steps] = _pgd_loop_kernel(model, loss, steps)
+        return kernels[steps]
+    return kernel
+
+def _run_pgd(kernel, x, y, x_adv, scalars, steps: int):
+    "Chain compiled calls of at most UNROLL steps each; x' stays a backend tensor between calls."
+    done = 0
+    while done < steps:
+        chunk = min(UNROLL, steps - done)
+        x_adv = kernel(chunk)(x, y, x_adv, *scalars)
+        done += chunk
+    return x_adv
 
 def project(x_adv, x, eps: float, clip=(0.0, 1.0)) -> np.ndarray:
     "Project x_adv onto the l_inf ball of radius eps around x, then onto the data range `clip` (None: no range)."
@@ -142,10 +173,9 @@ def pgd(model, x, y, eps: float, steps: int = 40, step_size: float | None = 0.01
     kernel = _kernel(model, loss)
     x_adv = x + make_rng(seed).uniform(-eps, eps, size=x.shape).astype(x.dtype) if random_start else x
     x_adv = project(x_adv, x, eps, clip)
-    for _ in range(steps):
-        grad = to_numpy(kernel(x_adv, y)[1])
-        x_adv = project(x_adv + step_size * np.sign(grad).astype(x.dtype), x, eps, clip)
-    return x_adv
+    lo, hi = (-np.inf, np.inf) if clip is None else clip
+    scalars = [np.asarray(v, x.dtype) for v in (eps, step_size, lo, hi)]
+    return to_numpy(_run_pgd(kernel, x, y, x_adv, scalars, steps)).astype(x.dtype)
 
 def fgsm(model, x, y, eps: float, *, clip=(0.0, 1.0), loss: Callable | None = None) -> np.ndarray:
     "The fast gradient sign method: x + eps sign(grad loss), projected to `clip`; one PGD step from x of size eps."

@@ -157,14 +157,24 @@ def _weighted_path_sum(values, shape, weights):
     values = ops.reshape(values, tuple(shape[:2]) + tuple(values.shape[1:]))
     return ops.sum(values * ops.reshape(weights, (1, -1) + (1,) * (len(values.shape) - 2)), axis=1)
 
+def _weighted_path_output(model, v, dx, alphas, weights, target, mode):
+    "sum_k c_k F(v + alpha_k dx) per example, (n_e,): its gradient in v at v = u is the Riemann sum of path gradients."
+    feature_ones = (1,) * (len(dx.shape) - 1)
+    alphas = ops.cast(alphas, dx.dtype)
+    points = ops.expand_dims(v, 1) + ops.reshape(alphas, (1, -1) + feature_ones) * ops.expand_dims(dx, 1)
+    values = _select(_call(model, ops.reshape(points, (-1,) + tuple(dx.shape[1:]))), target, mode)
+    weights = ops.cast(weights, values.dtype)  # a float64 model keeps its precision
+    return ops.sum(ops.reshape(values, (-1, ops.shape(alphas)[0])) * ops.expand_dims(weights, 0), axis=1)
+
 def _ig_kernel(model_ref: Callable, mode: str):
     "Compiled (x, u, alphas, weights, target per point) -> sum_k c_k grad F(u + alpha_k (x - u)) * (x - u)."
     def kernel(x, u, alphas, weights, target):
         _TRACES["integrated_gradients"] += 1  # Python side effect: runs only while tracing
-        model = model_ref()
-        points, shape, dx = _path_points(x, u, alphas)
-        _, grads = value_and_input_gradient(lambda p: _select(_call(model, p), target, mode), points)
-        return _weighted_path_sum(grads, shape, weights) * dx
+        model, dx = model_ref(), x - u
+        # differentiate w.r.t. the baseline u shared by all m points of a path (dx held fixed): the backward pass sums
+        # the per-point gradients over the path itself, weighted by c_k on the scalar outputs, so no (n_e, m, ...)
+        # weighted copy of the gradients is ever formed
+        return input_gradient(lambda v: _weighted_path_output(model, v, dx, alphas, weights, target, mode), u) * dx
     return compile_function(kernel)
 
 def _kernel_for(model, key, build):
@@ -199,7 +209,48 @@ def _run_chunks(kernel, x, u, alphas, weights, target, batch_size: int) -> np.nd
         parts.append(total)
     return np.concatenate(parts)[:n].astype(np.float32)
 
-# %% ../nbs/04_attribution.ipynb 17
+# %% ../nbs/04_attribution.ipynb 18
+def _dense_parts(model):
+    "(first Dense layer, model above it) when `model` is a Keras model whose input enters only through a Dense layer, else None."
+    cache = _model_cache(model)
+    if "dense_parts" in cache: return cache["dense_parts"]
+    parts = None
+    try:
+        inputs = model.inputs if isinstance(model, keras.Model) else None
+    except (AttributeError, ValueError):
+        inputs = None
+    if inputs and len(inputs) == 1 and len(inputs[0].shape) == 2 and len(model.outputs) == 1:
+        layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+        dense = layers[0] if layers else None
+        if type(dense) is keras.layers.Dense and not getattr(dense, "lora_enabled", False):
+            try:  # the rest of the model, fed by the Dense output only (Keras refuses a graph that needs the input too)
+                if dense.output is model.outputs[0]:
+                    top = keras.Input(tuple(dense.output.shape[1:]))
+                    parts = (dense, keras.Model(top, keras.layers.Identity()(top)))
+                elif dense.input is inputs[0]:
+                    parts = (dense, keras.Model(dense.output, model.outputs[0]))
+            except Exception:  # e.g. a shared layer with several call sites: the general kernel handles it
+                parts = None
+    cache["dense_parts"] = parts
+    return parts
+
+def _dense_ig_kernel(parts_ref: Callable, mode: str):
+    "Compiled IG kernel for a model that starts with a Dense layer: the path is taken in pre-activation space."
+    def kernel(x, u, alphas, weights, target):
+        _TRACES["integrated_gradients"] += 1
+        dense, tail = parts_ref()
+        w = ops.convert_to_tensor(dense.kernel)
+        x, u = ops.cast(x, w.dtype), ops.cast(u, w.dtype)  # compute in the layer's precision (float64 models)
+        dx = x - u
+        delta = ops.matmul(dx, w)
+        z_u = ops.matmul(u, w) + dense.bias if dense.use_bias else ops.matmul(u, w)
+        activation = dense.activation or (lambda z: z)
+        model = lambda z: _call(tail, activation(z))
+        summed = input_gradient(lambda v: _weighted_path_output(model, v, delta, alphas, weights, target, mode), z_u)
+        return ops.matmul(summed, ops.transpose(w)) * dx
+    return compile_function(kernel)
+
+# %% ../nbs/04_attribution.ipynb 19
 def integrated_gradients(model, x, baseline=None, target=None, steps: int = 50,
                          method: str = "riemann_trapezoid", batch_size: int | None = None) -> np.ndarray:
     """Integrated Gradients of `model` at each example of `x` (float32, shaped like x).
@@ -214,10 +265,14 @@ def integrated_gradients(model, x, baseline=None, target=None, steps: int = 50,
     alphas, weights = path_weights(steps, method)
     batch_size = _check_batch_size(batch_size)
     mode, t = _resolve_target(target, len(x), _output_width(model, x))
-    kernel = _kernel_for(model, ("ig", mode), lambda ref: _ig_kernel(ref, mode))
+    parts = _dense_parts(model) if x.ndim == 2 else None
+    if parts is not None:  # a Dense first layer: its pre-activations along the path are affine in alpha
+        kernel = _kernel_for(model, ("ig_dense", mode), lambda ref: _dense_ig_kernel(lambda: parts, mode))
+    else:
+        kernel = _kernel_for(model, ("ig", mode), lambda ref: _ig_kernel(ref, mode))
     return _run_chunks(kernel, x, u, alphas, weights, t, batch_size)
 
-# %% ../nbs/04_attribution.ipynb 18
+# %% ../nbs/04_attribution.ipynb 20
 def model_outputs(model, x, target=None) -> np.ndarray:
     "The scalar F(x) per example that IG explains: the output, or its `target` column; float64 (n,)."
     _check_model(model)
@@ -235,7 +290,7 @@ def completeness_gap(model, x, attributions, baseline=None, target=None) -> np.n
     change = model_outputs(model, x, target) - model_outputs(model, u, target)
     return a.reshape(len(x), -1).sum(axis=1) - change
 
-# %% ../nbs/04_attribution.ipynb 22
+# %% ../nbs/04_attribution.ipynb 24
 def _sigmoid(z): return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 ACTIVATIONS = {
@@ -277,19 +332,24 @@ def linear_ig(x, baseline, w, activation="sigmoid") -> np.ndarray:
     if x.ndim not in (1, 2): raise ValueError(f"`x` must be shaped (d,) or (n, d), got {x.shape}")
     if w.ndim != 1 or w.shape[0] != x.shape[-1]:
         raise ValueError(f"`w` must be a vector of length d = {x.shape[-1]} (the features of `x`), got shape {w.shape}")
-    u = np.zeros_like(x) if baseline is None else _as_float_array(baseline, "baseline")
-    if u.shape not in (x.shape, x.shape[-1:]):
-        raise ValueError(f"`baseline` must be shaped like `x` {x.shape} or like one row {x.shape[-1:]}, got {u.shape}")
-    u = np.broadcast_to(u, x.shape)
     A, dA = _activation_pair(activation)
-    z_x, z_u = x @ w, u @ w
-    delta = (x - u) @ w
+    z_x = x @ w
+    if baseline is None:  # the zero baseline: no (n, d) baseline array is formed (one pass less over the data)
+        dx, z_u, delta = x, np.zeros_like(z_x), z_x
+    else:
+        u = _as_float_array(baseline, "baseline")
+        if u.shape not in (x.shape, x.shape[-1:]):
+            raise ValueError(f"`baseline` must be shaped like `x` {x.shape} or like one row {x.shape[-1:]}, got {u.shape}")
+        dx = x - u
+        z_u, delta = np.broadcast_to(u @ w, np.shape(z_x)), dx @ w
     limit = np.abs(delta) < 1e-8
     safe = np.where(limit, 1.0, delta)
     factor = np.where(limit, dA(0.5 * (z_x + z_u)), (A(z_x) - A(z_u)) / safe)
-    return (x - u) * w * np.expand_dims(factor, -1)
+    out = dx * w
+    out *= np.expand_dims(factor, -1)
+    return out
 
-# %% ../nbs/04_attribution.ipynb 40
+# %% ../nbs/04_attribution.ipynb 42
 def input_layer_name(model) -> str:
     "The name of the input layer of a one-input Keras model (Sequential models do not list it in `model.layers`)."
     history = getattr(model.inputs[0], "_keras_history", None)
@@ -323,7 +383,7 @@ def split_model(model, layer_name: str) -> tuple[keras.Model, keras.Model]:
                          f"output must depend on the input only through it ({err})") from err
     return head, tail
 
-# %% ../nbs/04_attribution.ipynb 41
+# %% ../nbs/04_attribution.ipynb 43
 def _layer_ig_kernel(parts_ref: Callable, mode: str):
     "Compiled (x, u, alphas, weights, target per point) -> sum_k c_k grad f(gamma(alpha_k)) * gamma'(alpha_k)."
     def kernel(x, u, alphas, weights, target):
@@ -363,7 +423,7 @@ def layer_integrated_gradients(model, layer_name: str, x, baseline=None, target=
         cache[key] = _layer_ig_kernel(lambda: parts, mode)
     return _run_chunks(cache[key], x, u, alphas, weights, t, batch_size)
 
-# %% ../nbs/04_attribution.ipynb 47
+# %% ../nbs/04_attribution.ipynb 49
 def _functional(model, example_shape: tuple) -> keras.Model:
     "The model itself if it has symbolic inputs (functional or Sequential with an Input), else a functional wrapper."
     if not isinstance(model, keras.Model):
@@ -386,6 +446,17 @@ def _class_target(model, x: np.ndarray, target) -> np.ndarray:
         raise ValueError("`target` is required: an int or an int array (n,) of the classes to explain")
     return _resolve_target(target, len(x), width)[1]
 
+def _class_model(model: keras.Model, c: int) -> keras.Model:
+    "The functional model x -> F_c(x), shape (n, 1): the model's output times a fixed one-hot column (cached per class)."
+    cache, key = _model_cache(model), ("class_model", c)
+    if key not in cache:
+        width = int(model.outputs[0].shape[-1])
+        select = keras.layers.Dense(1, use_bias=False, trainable=False, name=f"advex_lit_select_class_{c}")
+        out = select(model.outputs[0])
+        select.set_weights([np.eye(width, dtype=np.float32)[:, c:c + 1]])
+        cache[key] = keras.Model(model.inputs[0], out)
+    return cache[key]
+
 def deep_shap(model, x, background, target, return_gap: bool = False):
     """DeepSHAP attributions (shap.DeepExplainer) of each example's `target` class, float32 shaped like x.
 
@@ -402,14 +473,17 @@ def deep_shap(model, x, background, target, return_gap: bool = False):
     t = _class_target(wrapped, x, target)
     import shap  # imported here: it is slow to import and only this function needs it
     import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # shap's TF-version notice and Keras' input-structure notice
-        values = shap.DeepExplainer(wrapped, background).shap_values(x, check_additivity=False)
-    values = np.asarray(values)
-    if values.shape[:-1] != x.shape:
-        raise RuntimeError(f"shap returned shape {values.shape}, expected {x.shape + (-1,)} (shap >= 0.45 layout)")
-    index = t.reshape((-1,) + (1,) * (values.ndim - 1))
-    phi = np.take_along_axis(values, np.broadcast_to(index, x.shape + (1,)), axis=-1)[..., 0].astype(np.float32)
+    phi = np.empty(x.shape, np.float32)
+    for c in np.unique(t):  # one explainer per explained class, on that class's logit only
+        rows = np.flatnonzero(t == c)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # shap's TF-version notice and Keras' input-structure notice
+            values = shap.DeepExplainer(_class_model(wrapped, int(c)), background).shap_values(x[rows],
+                                                                                            check_additivity=False)
+        values = np.asarray(values)
+        if values.shape not in (x[rows].shape, x[rows].shape + (1,)):
+            raise RuntimeError(f"shap returned shape {values.shape}, expected {x[rows].shape + (1,)} (shap >= 0.45 layout)")
+        phi[rows] = values.reshape(x[rows].shape)
     if not return_gap:
         return phi
     background_mean = to_numpy(_call(wrapped, background)).astype(np.float64).mean(axis=0)  # per class, (k,)

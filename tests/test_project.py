@@ -151,3 +151,12 @@ def test_pip_builds_a_wheel_with_every_module(tmp_path):
     assert modules <= set(names), f"missing from the wheel: {sorted(modules - set(names))}"
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "Requires-Dist: keras==" in metadata and "Requires-Dist: tensorflow==" in metadata
+
+
+def test_exported_modules_compile_without_warnings():
+    "An invalid escape (e.g. a LaTeX summary line turned docstring) warns at import; keep modules clean."
+    import warnings
+    for path in sorted((ROOT / "advex_lit").glob("*.py")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(path.read_text(), str(path), "exec")

@@ -1,0 +1,74 @@
+"""Run every benchmark (targets 1-7), print one table and write benchmarks/results/latest.json atomically.
+
+Usage: python benchmarks/run_all.py [--quick]   (`make bench`; --quick uses small sizes, for a fast look)
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+import bench_1_ig_floor, bench_2_ig_loop, bench_3_closed_form, bench_4_training, bench_5_ig_norm  # noqa: E402
+import bench_6_deepshap, bench_7_memory  # noqa: E402
+
+# Sizes of `make bench` (chosen to finish in about 10 minutes on a loaded 2-core CPU; see the notes in each script)
+FULL = {
+    bench_1_ig_floor: dict(n_cnn=256, n_linear=256, steps=50, repeats=3),
+    bench_2_ig_loop: dict(n_cnn=16, n_linear=256, steps=50, repeats=3),
+    bench_3_closed_form: dict(n=256, d=784, steps=50),
+    bench_4_training: dict(n_cnn=400, k=7, n_linear=20000, repeats=3),
+    bench_5_ig_norm: dict(n=16, m=5, steps=3, repeats=3),
+    bench_6_deepshap: dict(n=4, background=10, steps=50, repeats=1),
+    bench_7_memory: dict(n=256, steps=50),
+}
+QUICK = {
+    bench_1_ig_floor: dict(n_cnn=8, n_linear=64, steps=10, repeats=1),
+    bench_2_ig_loop: dict(n_cnn=4, n_linear=32, steps=10, repeats=1),
+    bench_3_closed_form: dict(n=32, d=64, steps=50, repeats=3),
+    bench_4_training: dict(n_cnn=50, k=2, n_linear=200, repeats=1),
+    bench_5_ig_norm: dict(n=4, m=2, steps=1, repeats=1),
+    bench_6_deepshap: dict(n=2, background=4, steps=10, repeats=1),
+    bench_7_memory: dict(n=8, steps=10, sizes=(512,)),
+}
+
+
+def write_atomic(path: Path, payload: dict) -> None:
+    "Write JSON to `path` via a temporary file and os.replace (a reader never sees half a file)."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    sizes = QUICK if "--quick" in argv else FULL
+    common.quiet_tf()
+    began = time.perf_counter()
+    rows = []
+    for module, kwargs in sizes.items():
+        start = time.perf_counter()
+        new = module.run(**kwargs)
+        common.print_rows(new)
+        print(f"  ({module.__name__}: {time.perf_counter() - start:.0f} s)\n", flush=True)
+        rows += new
+    seconds = time.perf_counter() - began
+    print("=" * 100)
+    common.print_rows(rows)
+    info = common.machine_info()
+    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['accelerator']}, backend {info['backend']}; "
+          f"{info['date']}; total {seconds:.0f} s")
+    if "--quick" not in argv:
+        write_atomic(common.RESULTS / "latest.json", {"machine": info, "seconds": seconds, "rows": rows,
+                                                      "sizes": {m.__name__: kw for m, kw in sizes.items()}})
+        print(f"wrote {common.RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

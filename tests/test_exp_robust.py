@@ -1,0 +1,114 @@
+"Tests of advex_lit.exp_robust: the simple-gradient attack, the run lists of both profiles, a tiny end-to-end sweep."
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import math
+
+import numpy as np
+import pytest
+
+from advex_lit import attacks, exp_images as ei, exp_robust as er
+from advex_lit.experiments import Run, get_experiment, run_experiment
+from advex_lit.models import small_cnn
+from advex_lit.training import TrainConfig, train
+
+EXPERIMENTS = ("table2", "table3", "table4")
+
+
+@pytest.fixture(scope="module")
+def toy():
+    d = ei.synthetic_images("gtsrb", 240, 20, seed=2)
+    model = small_cnn(d.x_train.shape[1:], d.n_classes, width=4)
+    train(model, "natural", (d.x_train, d.y_train), TrainConfig(epochs=2, learning_rate=5e-3, batch_size=40), seed=0)
+    return d, model
+
+
+# ---------- the simple-gradient attack ----------
+def test_gradient_map_is_channel_sum_of_abs_gradient(toy):
+    d, model = toy
+    from advex_lit.attribution import saliency
+    g = er.gradient_map(model, d.x_test[:4], d.y_test[:4])
+    assert g.shape == (4, 16, 16) and np.allclose(g, np.abs(saliency(model, d.x_test[:4], d.y_test[:4])).sum(-1), atol=1e-6)
+
+
+def test_ifia_gradient_respects_budget_labels_and_scores(toy):
+    d, model = toy
+    eps = 8 / 255
+    res = er.ifia_gradient(model, d.x_test, d.y_test, eps=eps, k=20, steps=3, step_size=2 / 255, restarts=2, seed=1)
+    correct = attacks.predict_labels(model, d.x_test) == d.y_test
+    assert np.array_equal(res.evaluated, correct) and res.label_changed == 0
+    assert np.abs(res.x_adv - d.x_test).max() <= eps + 1e-6 and res.x_adv.min() >= 0 and res.x_adv.max() <= 1
+    assert np.array_equal(attacks.predict_labels(model, res.x_adv)[correct], d.y_test[correct])
+    ok = res.evaluated
+    assert np.isnan(res.kendall_tau[~ok]).all() and ((-1 <= res.kendall_tau[ok]) & (res.kendall_tau[ok] <= 1)).all()
+    assert ((0 <= res.topk_intersection[ok]) & (res.topk_intersection[ok] <= 1)).all()
+    still = er.ifia_gradient(model, d.x_test, d.y_test, eps=0.0, k=20, steps=2, step_size=0.01)
+    assert np.allclose(still.topk_intersection[still.evaluated], 1.0)  # no budget, no change
+
+
+def test_ifia_gradient_bad_inputs(toy):
+    d, model = toy
+    with pytest.raises(ValueError, match="eps"): er.ifia_gradient(model, d.x_test, d.y_test, -0.1, 5, 1, 0.01)
+    with pytest.raises(ValueError, match="k"): er.ifia_gradient(model, d.x_test, d.y_test, 0.1, 10 ** 6, 1, 0.01)
+    with pytest.raises(ValueError, match="steps"): er.ifia_gradient(model, d.x_test, d.y_test, 0.1, 5, 0, 0.01)
+    with pytest.raises(ValueError): er.ifia_gradient(model, d.x_test, d.y_test[:3], 0.1, 5, 1, 0.01)
+
+
+# ---------- run lists ----------
+@pytest.mark.parametrize("profile", ["quick", "full"])
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_run_lists_build_and_validate(name, profile):
+    runs = get_experiment(name).runs(profile)
+    assert runs and all(isinstance(r, Run) and r.profile == profile for r in runs)
+    assert len({r.config_hash() for r in runs}) == len(runs)
+    for r in runs:
+        ei.train_config(r.method, r.param_dict)
+        assert r.method in er.ROBUST_METHODS
+
+
+def test_full_profile_has_the_papers_settings():
+    p = er.robust_params("full", "mnist", "ig_norm")
+    assert (p["eps"], p["attack_steps"], p["ig_lambda"], p["m_grad"], p["m_attack"], p["k"], p["eval_k"]) == (0.3, 40, 1.0, 50, 10, 200, 100)
+    g = er.robust_params("full", "gtsrb", "ig_sum_norm")
+    assert g["ig_beta"] == 1.0 and g["eps"] == pytest.approx(8 / 255) and g["batch_size"] == 64 and g["ifia_steps"] == 50
+    assert [r.param_dict["m_grad"] for r in er.table3_runs("full")] == list(range(10, 101, 10))
+    assert {r.method for r in er.table4_runs("full")} == {"natural", "adversarial", "ig_sum_norm"}
+    with pytest.raises(ValueError, match="method"): er.robust_params("full", "mnist", "l1")
+    with pytest.raises(ValueError, match="dataset"): er.robust_params("quick", "mnist", "natural")
+
+
+def test_tables_share_models():
+    t2 = {(r.dataset, r.method): ei.ModelSpec.of(r) for r in er.table2_runs("quick")}
+    t4 = er.table4_runs("quick")
+    assert all(ei.ModelSpec.of(r) == t2[(r.dataset, r.method)] for r in t4)
+    t3 = [r for r in er.table3_runs("quick") if r.param_dict["m_grad"] == er.robust_params("quick", "mnist_5k", "ig_norm")["m_grad"]]
+    assert len(t3) == 1 and ei.ModelSpec.of(t3[0]) == t2[("mnist_5k", "ig_norm")]
+
+
+# ---------- a tiny end-to-end sweep ----------
+def test_tiny_sweep_end_to_end(tmp_path, monkeypatch):
+    tiny = er._quick(200, 24, 4, 5e-3, 8 / 255, 1, 4 / 255, 0.1, 0.1, 10, 2 / 255)
+    tiny["m_grid"] = (2,)
+    tiny["eval"].update(n_ifia=6, ifia_steps=2, ig_steps=4, attack_ig_steps=2, pgd_steps=2)
+    for m in ("ig_norm", "ig_sum_norm"): tiny[m].update(m_attack=1, m_grad=2)
+    tiny["train"]["epochs"] = 2
+    monkeypatch.setitem(er.ROBUST_SETTINGS, "quick", {"synthetic:gtsrb": tiny})
+    monkeypatch.setitem(er.TABLE3_DATASET, "quick", "synthetic:gtsrb")
+    t2 = run_experiment("table2", "quick", tmp_path, progress=False)
+    assert len(t2) == 4
+    for col in ("natural_accuracy", "pgd_accuracy"):
+        assert t2[col].between(0, 1).all()
+    assert (t2["pgd_accuracy"] <= t2["natural_accuracy"] + 1e-9).all()
+    attacked = t2[t2["n_attacked"] > 0]
+    assert len(attacked) >= 2 and attacked["kendall_tau"].map(math.isfinite).all()
+    assert attacked["topk_intersection"].between(0, 1).all()
+    table = get_experiment("table2").table(t2, "quick")
+    assert (table["data"] == "synthetic stand-in").all() and set(table["approach"]) == set(er.APPROACH.values())
+    assert "Kendall (paper)" in table.columns and len(get_experiment("table2").verdicts(t2)) >= 1
+    n_models = len(list((tmp_path / "models").glob("*.weights.h5")))
+    t3 = run_experiment("table3", "quick", tmp_path, progress=False)
+    t4 = run_experiment("table4", "quick", tmp_path, progress=False)
+    assert len(t3) == 1 and len(t4) == 3 and t4["natural_accuracy"].between(0, 1).all()
+    assert len(list((tmp_path / "models").glob("*.weights.h5"))) == n_models  # Tables 3 and 4 reuse Table 2's models
+    nat2 = t2[t2["method"] == "natural"].iloc[0]["natural_accuracy"]
+    assert t4[t4["method"] == "natural"].iloc[0]["natural_accuracy"] == pytest.approx(nat2)
