@@ -14,12 +14,14 @@ import numpy as np
 from keras import ops
 
 from .attribution import _call, _path_points, _select, _weighted_path_sum, integrated_gradients, path_weights
+from .attribution import saliency as attribution_saliency
 from .backend import compile_function, input_gradient, make_rng, to_numpy, value_and_input_gradient
 from .metrics import kendall_tau, topk_intersection
 
 # %% auto 0
-__all__ = ['UNROLL', 'output_activation', 'default_loss', 'predict_labels', 'project', 'pgd', 'fgsm', 'random_sign_perturbation',
-           'adversarial_accuracy', 'softplus_copy', 'saliency_map', 'IFIAResult', 'attribution_similarity', 'ifia_topk']
+__all__ = ['UNROLL', 'SALIENCY_METHODS', 'output_activation', 'default_loss', 'predict_labels', 'project', 'pgd', 'fgsm',
+           'random_sign_perturbation', 'adversarial_accuracy', 'softplus_copy', 'saliency_map', 'IFIAResult',
+           'attribution_similarity', 'ifia_topk']
 
 # %% ../nbs/07_attacks.ipynb 6
 def _check_nonneg(name: str, value) -> float:
@@ -222,10 +224,21 @@ def softplus_copy(model, beta: float = 10.0) -> keras.Model:
     copy.set_weights(model.get_weights())
     return copy
 
-def saliency_map(model, x, y, steps: int = 100, batch_size: int | None = None) -> np.ndarray:
-    "Feature importance of the IFIA papers: |IG| (zero baseline, logit of the true label y), summed over channels for images (n, H, W, C) -> (n, H, W)."
+SALIENCY_METHODS = ("ig", "gradient")
+
+def _check_saliency(method) -> str:
+    if method not in SALIENCY_METHODS:
+        raise ValueError(f"`saliency` must be one of {SALIENCY_METHODS}, got {method!r}")
+    return method
+
+def saliency_map(model, x, y, steps: int = 100, batch_size: int | None = None, method: str = "ig") -> np.ndarray:
+    """Feature importance of the IFIA papers, summed over channels for images (n, H, W, C) -> (n, H, W): |IG| (zero
+    baseline, logit of the true label y) for method="ig", the simple gradient |dF_y/dx| for method="gradient"."""
     x, y = _check_xy(x, y)
-    attributions = np.abs(integrated_gradients(model, x, target=y, steps=steps, batch_size=batch_size))
+    if _check_saliency(method) == "ig":
+        attributions = np.abs(integrated_gradients(model, x, target=y, steps=steps, batch_size=batch_size))
+    else:
+        attributions = np.abs(attribution_saliency(model, x, target=y))
     return attributions.sum(axis=-1) if x.ndim == 4 else attributions
 
 # %% ../nbs/07_attacks.ipynb 26
@@ -237,14 +250,19 @@ def _topk_mask(saliency: np.ndarray, k: int) -> np.ndarray:
     np.put_along_axis(mask, top, 1.0, axis=1)
     return mask.reshape(saliency.shape)
 
-def _topk_mass_kernel(model, ig_steps: int, channels: bool):
-    "Compiled (x, mask, y) -> gradient with respect to x of the saliency mass on the mask, differentiating through IG."
+def _topk_mass_kernel(model, ig_steps: int, channels: bool, method: str = "ig"):
+    "Compiled (x, mask, y) -> gradient with respect to x of the saliency mass on the mask, differentiating through the map."
     alphas, weights = (ops.convert_to_tensor(a) for a in path_weights(ig_steps))
-    def topk_mass(x, mask, y):
+    def ig_map(x, y):
         points, shape, dx = _path_points(x, ops.zeros_like(x), alphas)
         target = ops.repeat(y, len(alphas))
         grads = input_gradient(lambda p: _select(_call(model, p), target, "index"), points, create_graph=True)
-        saliency = ops.abs(_weighted_path_sum(grads, shape, ops.cast(weights, grads.dtype)) * dx)
+        return _weighted_path_sum(grads, shape, ops.cast(weights, grads.dtype)) * dx
+    def gradient_map(x, y):
+        return input_gradient(lambda p: _select(_call(model, p), y, "index"), x, create_graph=True)
+    attribution = ig_map if method == "ig" else gradient_map
+    def topk_mass(x, mask, y):
+        saliency = ops.abs(attribution(x, y))
         if channels: saliency = ops.sum(saliency, axis=-1)
         flat = ops.reshape(saliency, (ops.shape(x)[0], -1))
         # the share of the attacked set in the whole map: lowering it moves importance elsewhere, not just shrinks the map
@@ -278,13 +296,15 @@ def attribution_similarity(model, x, x_perturbed, y, k: int, ig_steps: int = 100
 
 def ifia_topk(model, x, y, eps: float, k: int, steps: int, step_size: float, restarts: int = 3, *, ig_steps: int = 100,
               attack_ig_steps: int | None = None, eval_k: int | None = None, clip=(0.0, 1.0), softplus_beta: float = 10.0,
-              seed: int = 0) -> IFIAResult:
-    """Top-k Iterative Feature Importance Attack on the IG saliency map of a classifier with logit outputs.
+              seed: int = 0, saliency: str = "ig") -> IFIAResult:
+    """Top-k Iterative Feature Importance Attack on the saliency map of a classifier with logit outputs.
 
     eps: l_inf budget; k: size of the attacked top-k set; steps, step_size: sign steps per restart; restarts: random
     starts (the one with the lowest Kendall tau is kept); ig_steps: IG steps of the maps that are evaluated;
-    attack_ig_steps: IG steps inside the attack gradient (None: ig_steps); eval_k: k of the reported intersection (None: k).
+    attack_ig_steps: IG steps inside the attack gradient (None: ig_steps); eval_k: k of the reported intersection (None: k);
+    saliency: "ig" (|IG|, the NeurIPS main tables) or "gradient" (the simple gradient, NeurIPS Table 4).
     """
+    saliency = _check_saliency(saliency)
     _check_model(model)
     x, y = _check_xy(x, y)
     eps, clip = _check_nonneg("eps", eps), _check_clip(clip)
@@ -302,11 +322,11 @@ def ifia_topk(model, x, y, eps: float, k: int, steps: int, step_size: float, res
     result = IFIAResult(x.copy(), np.full(n, np.nan), np.full(n, np.nan), evaluated, 0)
     if not evaluated.any(): return result
     xe, ye = x[evaluated], y[evaluated]
-    original = saliency_map(model, xe, ye, ig_steps)
+    original = saliency_map(model, xe, ye, ig_steps, method=saliency)
     mask = _topk_mask(original, k)
     softplus_beta = _check_nonneg("softplus_beta", softplus_beta)
-    smooth, kernel = _cached(model, ("ifia", softplus_beta, attack_ig_steps, x.ndim == 4),
-                             lambda: _smooth_kernel(model, softplus_beta, attack_ig_steps, x.ndim == 4))
+    smooth, kernel = _cached(model, ("ifia", softplus_beta, attack_ig_steps, x.ndim == 4, saliency),
+                             lambda: _smooth_kernel(model, softplus_beta, attack_ig_steps, x.ndim == 4, saliency))
     smooth.set_weights(model.get_weights())  # the model may have been trained since the copy was cached
     rng = make_rng(seed)
     best_x, best_tau = xe.copy(), np.full(len(xe), np.inf)
@@ -317,20 +337,20 @@ def ifia_topk(model, x, y, eps: float, k: int, steps: int, step_size: float, res
             grad = to_numpy(kernel(x_adv, mask, ye))
             candidate = project(x_adv - step_size * np.sign(grad).astype(xe.dtype), xe, eps, clip)
             x_adv = np.where(_same_label(model, candidate, ye), candidate, x_adv)  # reject steps that flip the label
-        tau = kendall_tau(original, saliency_map(model, x_adv, ye, ig_steps), batched=True)
+        tau = kendall_tau(original, saliency_map(model, x_adv, ye, ig_steps, method=saliency), batched=True)
         better = np.nan_to_num(tau, nan=np.inf) < best_tau
         best_x[better], best_tau[better] = x_adv[better], tau[better]
-    attacked = saliency_map(model, best_x, ye, ig_steps)
+    attacked = saliency_map(model, best_x, ye, ig_steps, method=saliency)
     result.x_adv[evaluated] = best_x
     result.topk_intersection[evaluated] = topk_intersection(original, attacked, eval_k, batched=True)
     result.kendall_tau[evaluated] = kendall_tau(original, attacked, batched=True)
     result.label_changed = int((predict_labels(model, best_x) != ye).sum())
     return result
 
-def _smooth_kernel(model, beta: float, ig_steps: int, channels: bool):
+def _smooth_kernel(model, beta: float, ig_steps: int, channels: bool, method: str = "ig"):
     "The softplus copy of `model` and the compiled top-k share gradient through it."
     smooth = softplus_copy(model, beta)
-    return smooth, _topk_mass_kernel(smooth, ig_steps, channels)
+    return smooth, _topk_mass_kernel(smooth, ig_steps, channels, method)
 
 def _same_label(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     "Boolean mask (n, 1, ..., 1) of the examples the model still assigns label y, broadcastable against x."

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from keras import ops
 
 from . import attacks
-from .attribution import saliency
-from .backend import compile_function, input_gradient, make_rng, to_numpy
 from .exp_images import ModelSpec, _holds, _round, data_label, run_splits, trained_model
 from .experiments import Experiment, Run, RunContext, register_experiment, side_by_side
-from .metrics import kendall_tau, top_k_indices, topk_intersection
 from .training import accuracy, pgd_accuracy
 
 # %% auto 0
@@ -26,68 +22,13 @@ __all__ = ['ROBUST_METHODS', 'APPROACH', 'ROBUST_SETTINGS', 'ROBUST_PAPER_NAME',
 # %% ../nbs/14_robust.ipynb 6
 def gradient_map(model, x, y) -> np.ndarray:
     "Simple-gradient feature importance |dF_y/dx|, summed over channels for images: (n, H, W[, C]) -> (n, H, W)."
-    g = np.abs(saliency(model, x, target=y))
-    return g.sum(axis=-1) if g.ndim == 4 else g
-
-def _topk_mask(maps: np.ndarray, k: int) -> np.ndarray:
-    flat = maps.reshape(len(maps), -1)
-    mask = np.zeros_like(flat, dtype=np.float32)
-    np.put_along_axis(mask, top_k_indices(flat, k), 1.0, axis=1)
-    return mask.reshape(maps.shape)
-
-def _gradient_share_kernel(smooth, channels: bool):
-    "Compiled (x, mask, y) -> gradient in x of the share of the masked pixels in the smooth model's gradient map."
-    def share(u, mask, y):
-        g = input_gradient(lambda v: ops.take_along_axis(smooth(v, training=False), y[:, None], axis=1)[:, 0], u,
-                           create_graph=True)
-        g = ops.abs(g)
-        if channels: g = ops.sum(g, axis=-1)
-        flat = ops.reshape(g, (ops.shape(u)[0], -1))
-        return ops.sum(flat * ops.reshape(mask, ops.shape(flat)), axis=1) / (ops.sum(flat, axis=1) + 1e-12)
-    return compile_function(lambda x, mask, y: input_gradient(lambda u: share(u, mask, y), x))
+    return attacks.saliency_map(model, x, y, method="gradient")
 
 def ifia_gradient(model, x, y, eps: float, k: int, steps: int, step_size: float, restarts: int = 1, *,
                   eval_k: int | None = None, clip=(0.0, 1.0), softplus_beta: float = 10.0, seed: int = 0) -> attacks.IFIAResult:
-    "The top-k feature-importance attack on simple-gradient maps (Table 4); same loop and result as `attacks.ifia_topk`."
-    x, y = np.asarray(x, np.float32), np.asarray(y)
-    if x.ndim < 2 or y.shape != (len(x),): raise ValueError(f"`x` (n, ...) and `y` (n,) must match, got {x.shape}, {y.shape}")
-    for name, value in (("eps", eps), ("step_size", step_size)):
-        if not np.isfinite(value) or value < 0: raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}")
-    for name, value in (("steps", steps), ("restarts", restarts), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
-    channels = x.ndim == 4
-    map_size = int(np.prod(x.shape[1:-1] if channels else x.shape[1:]))
-    eval_k = k if eval_k is None else eval_k
-    if max(k, eval_k) > map_size: raise ValueError(f"`k` and `eval_k` must be at most the map size {map_size}")
-    n = len(x)
-    evaluated = attacks.predict_labels(model, x) == y
-    result = attacks.IFIAResult(x.copy(), np.full(n, np.nan), np.full(n, np.nan), evaluated, 0)
-    if not evaluated.any(): return result
-    xe, ye = x[evaluated], y[evaluated].astype(np.int32)
-    original = gradient_map(model, xe, ye)
-    mask = _topk_mask(original, k)
-    kernel = _gradient_share_kernel(attacks.softplus_copy(model, softplus_beta), channels)
-    keep = lambda v: (attacks.predict_labels(model, v) == ye).reshape((-1,) + (1,) * (x.ndim - 1))
-    rng = make_rng(seed)
-    best_x, best_tau = xe.copy(), np.full(len(xe), np.inf)
-    y_tensor = ops.convert_to_tensor(ye)
-    for _ in range(restarts):
-        start = attacks.project(xe + rng.uniform(-eps, eps, size=xe.shape).astype(np.float32), xe, eps, clip)
-        x_adv = np.where(keep(start), start, xe)
-        for _ in range(steps):
-            grad = to_numpy(kernel(x_adv, mask, y_tensor))
-            candidate = attacks.project(x_adv - step_size * np.sign(grad).astype(np.float32), xe, eps, clip)
-            x_adv = np.where(keep(candidate), candidate, x_adv)
-        tau = kendall_tau(original, gradient_map(model, x_adv, ye), batched=True)
-        better = np.nan_to_num(tau, nan=np.inf) < best_tau
-        best_x[better], best_tau[better] = x_adv[better], tau[better]
-    attacked = gradient_map(model, best_x, ye)
-    result.x_adv[evaluated] = best_x
-    result.topk_intersection[evaluated] = topk_intersection(original, attacked, eval_k, batched=True)
-    result.kendall_tau[evaluated] = kendall_tau(original, attacked, batched=True)
-    result.label_changed = int((attacks.predict_labels(model, best_x) != ye).sum())
-    return result
+    "The top-k feature-importance attack on simple-gradient maps (Table 4): `attacks.ifia_topk` with saliency=\"gradient\"."
+    return attacks.ifia_topk(model, x, y, eps, k, steps, step_size, restarts, eval_k=eval_k, clip=clip,
+                             softplus_beta=softplus_beta, seed=seed, saliency="gradient")
 
 # %% ../nbs/14_robust.ipynb 10
 ROBUST_METHODS = ("natural", "adversarial", "ig_norm", "ig_sum_norm")

@@ -138,7 +138,7 @@ def get_experiment(name: str) -> Experiment:
 _VERSION_PACKAGES = ("advex-lit", "keras", "tensorflow", "numpy", "scipy", "pandas", "scikit-learn")
 
 def results_dir(profile: str) -> Path:
-    "Default results folder of a profile: $ADVEX_RESULTS/<profile> or <repo>/results/<profile>."
+    "Default results folder of a profile: `$ADVEX_RESULTS/<profile>` or `<repo>/results/<profile>`."
     if profile not in PROFILES:
         raise ValueError(f"`profile` must be one of {PROFILES}, got {profile!r}")
     root = os.environ.get("ADVEX_RESULTS")

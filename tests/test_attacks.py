@@ -136,3 +136,19 @@ def test_bad_inputs(mlp, digits_cnn):
     with pytest.raises(ValueError, match="steps"): ifia_topk(model, xd[:2], yd[:2], 0.1, 5, steps=0, step_size=0.01)
     with pytest.raises(ValueError, match="eps"): ifia_topk(model, xd[:2], yd[:2], -0.1, 5, steps=1, step_size=0.01)
     with pytest.raises(ValueError, match="`y`"): ifia_topk(model, xd[:2], yd[:3], 0.1, 5, steps=1, step_size=0.01)
+
+
+def test_ifia_on_simple_gradient_maps(digits_cnn):
+    "saliency='gradient' attacks and scores |dF_y/dx| maps (NeurIPS Table 4) with the same guarantees."
+    from advex_lit.attacks import saliency_map
+    model, x, y = digits_cnn
+    x, y = x[:20], y[:20]
+    result = ifia_topk(model, x, y, 0.2, 16, steps=10, step_size=0.02, restarts=1, seed=0, saliency="gradient")
+    ev = result.evaluated
+    assert result.label_changed == 0 and np.abs(result.x_adv - x).max() <= 0.2 + 1e-6
+    maps = saliency_map(model, x[ev], y[ev], method="gradient")
+    assert maps.shape == (ev.sum(), 8, 8) and (maps >= 0).all()
+    still = ifia_topk(model, x, y, 0.0, 16, steps=2, step_size=0.02, restarts=1, seed=0, saliency="gradient")
+    assert np.allclose(still.topk_intersection[still.evaluated], 1.0)
+    with pytest.raises(ValueError, match="saliency"):
+        ifia_topk(model, x, y, 0.1, 16, steps=1, step_size=0.01, saliency="deeplift")

@@ -160,3 +160,15 @@ def test_exported_modules_compile_without_warnings():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             compile(path.read_text(), str(path), "exec")
+
+
+def test_every_chapter_has_objectives_summary_and_exercises_with_solutions():
+    "The course material: each numbered chapter opens with objectives and ends with a summary and >= 2 exercises."
+    import json
+    for path in sorted((ROOT / "nbs").glob("[0-9][0-9]_*.ipynb")):
+        text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+        assert "Learning objectives" in text, f"{path.name}: no learning objectives"
+        assert "## Summary" in text, f"{path.name}: no summary"
+        exercises, solutions = text.count("{exercise}"), text.count("{solution}")
+        assert exercises >= 2 and solutions >= exercises, f"{path.name}: {exercises} exercises, {solutions} solutions"
+        assert ":class: dropdown" in text, f"{path.name}: solutions should start hidden"

@@ -80,6 +80,13 @@ def test_page_reads_well(browser, site, path):
         assert page.locator("mjx-container").count() >= n_math, "some math was not typeset"
     body = page.inner_text("article")
     assert "$$" not in body, "raw $$ left in the text"
+    # no stray $ in prose: math that did not render (e.g. a | inside $...$ split a Markdown table cell)
+    prose = page.evaluate("""() => {
+        const root = document.querySelector('article').cloneNode(true);
+        root.querySelectorAll('pre, code, mjx-container, script, style, .cell_output').forEach(e => e.remove());
+        return root.innerText; }""")
+    stray = [line for line in prose.splitlines() if "$" in line]
+    assert not stray, f"unrendered math: {stray[:3]}"
     # every theorem-like block is numbered
     for title in page.locator("div.proof p.admonition-title, div.theorem p.admonition-title, "
                               "div.lemma p.admonition-title, div.proposition p.admonition-title").all():
