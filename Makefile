@@ -8,8 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Data the loaders find without internet lands here (Debian data packages, extracted).
 ADVEX_DATA ?= $(HOME)/.advex_lit/data
-ADVEX_PROFILE ?= quick
-export ADVEX_DATA ADVEX_PROFILE
+export ADVEX_DATA
 export TF_CPP_MIN_LOG_LEVEL := 3
 export KERAS_BACKEND ?= tensorflow
 export PYTHONHASHSEED := 0

@@ -316,10 +316,10 @@ def _activation_pair(activation) -> tuple[Callable, Callable]:
         return (fn(z + h) - fn(z - h)) / (2 * h)
     return fn, derivative
 
-def _as_float_array(a, name: str) -> np.ndarray:
+def _as_float_array(a, name: str, check_finite: bool = True) -> np.ndarray:
     try: arr = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError) as err: raise TypeError(f"`{name}` must be a numeric array") from err
-    if not np.isfinite(arr).all(): raise ValueError(f"`{name}` must hold finite values only (found NaN or inf)")
+    if check_finite and not np.isfinite(arr).all(): raise ValueError(f"`{name}` must hold finite values only (found NaN or inf)")
     return arr
 
 def linear_ig(x, baseline, w, activation="sigmoid") -> np.ndarray:
@@ -327,13 +327,15 @@ def linear_ig(x, baseline, w, activation="sigmoid") -> np.ndarray:
 
     x: (d,) or (n, d); baseline: None (zeros), (d,) or shaped like x; w: (d,); activation: a name or a callable.
     """
-    x = _as_float_array(x, "x")
+    x = _as_float_array(x, "x", check_finite=False)  # checked through <w, x> below: one pass less over the data
     w = _as_float_array(w, "w")
     if x.ndim not in (1, 2): raise ValueError(f"`x` must be shaped (d,) or (n, d), got {x.shape}")
     if w.ndim != 1 or w.shape[0] != x.shape[-1]:
         raise ValueError(f"`w` must be a vector of length d = {x.shape[-1]} (the features of `x`), got shape {w.shape}")
     A, dA = _activation_pair(activation)
     z_x = x @ w
+    if not np.isfinite(z_x).all():  # a NaN or inf anywhere in a row of x makes its <w, x> non-finite (inf * 0 is NaN)
+        raise ValueError("`x` must hold finite values only (found NaN or inf)")
     if baseline is None:  # the zero baseline: no (n, d) baseline array is formed (one pass less over the data)
         dx, z_u, delta = x, np.zeros_like(z_x), z_x
     else:
