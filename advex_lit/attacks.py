@@ -294,13 +294,13 @@ def attribution_similarity(model, x, x_perturbed, y, k: int, ig_steps: int = 100
     if k > before[0].size: raise ValueError(f"`k` must be at most the map size {before[0].size}, got {k}")
     return topk_intersection(before, after, k, batched=True), kendall_tau(before, after, batched=True)
 
-def ifia_topk(model, x, y, eps: float, k: int, steps: int, step_size: float, restarts: int = 3, *, ig_steps: int = 100,
-              attack_ig_steps: int | None = None, eval_k: int | None = None, clip=(0.0, 1.0), softplus_beta: float = 10.0,
-              seed: int = 0, saliency: str = "ig") -> IFIAResult:
+def ifia_topk(model, x, y, eps: float, k: int, steps: int, step_size: float, restarts: int = 3, seed: int = 0, *,
+              ig_steps: int = 100, attack_ig_steps: int | None = None, eval_k: int | None = None, clip=(0.0, 1.0),
+              softplus_beta: float = 10.0, saliency: str = "ig") -> IFIAResult:
     """Top-k Iterative Feature Importance Attack on the saliency map of a classifier with logit outputs.
 
     eps: l_inf budget; k: size of the attacked top-k set; steps, step_size: sign steps per restart; restarts: random
-    starts (the one with the lowest Kendall tau is kept); ig_steps: IG steps of the maps that are evaluated;
+    starts (the one with the lowest Kendall tau is kept); seed: of the random starts; ig_steps: IG steps of the maps that are evaluated;
     attack_ig_steps: IG steps inside the attack gradient (None: ig_steps); eval_k: k of the reported intersection (None: k);
     saliency: "ig" (|IG|, the NeurIPS main tables) or "gradient" (the simple gradient, NeurIPS Table 4).
     """

@@ -10,7 +10,7 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['backend_name', 'value_and_input_gradient', 'input_gradient', 'compile_function', 'to_numpy', 'set_seed', 'make_rng',
-           'value_and_weight_gradient', 'make_train_step']
+           'value_and_weight_gradient', 'make_train_step', 'quiet_logs', 'visible_accelerators']
 
 # %% ../nbs/90_backend.ipynb 4
 def backend_name() -> str:
@@ -126,3 +126,32 @@ def make_train_step(model, optimizer, objective, compile: bool = True):
             optimizer.apply(grads, variables)
         return value
     return compile_function(step) if compile and backend_name() == "tensorflow" else step
+
+# %% ../nbs/90_backend.ipynb 19
+def quiet_logs() -> None:
+    "Silence the active backend's informational Python logging (warnings and errors still show)."
+    import logging
+    name = backend_name()
+    if name == "tensorflow":
+        import tensorflow as tf
+        tf.get_logger().setLevel("ERROR")
+    elif name == "jax":
+        logging.getLogger("jax").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+def visible_accelerators() -> list[str]:
+    "Names of the accelerators (GPUs, TPUs) the active backend can use; an empty list on a CPU-only machine."
+    name = backend_name()
+    _check_backend(name)
+    try:
+        if name == "tensorflow":
+            import tensorflow as tf
+            return [tf.config.experimental.get_device_details(d).get("device_name", d.name)
+                    for d in tf.config.list_physical_devices("GPU")]
+        if name == "jax":
+            import jax
+            return [getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform != "cpu"]
+        import torch
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except (RuntimeError, ValueError, ImportError):  # a backend with no accelerator runtime at all
+        return []

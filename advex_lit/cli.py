@@ -72,12 +72,12 @@ def registration_order() -> list[str]:
     return list(experiments._REGISTRY)
 
 def _folders(out) -> dict:
-    "profile -> folder to read: the default folders, or out for every profile."
+    "profile -> folder to read: ROOT/<profile> under the root out, or the default folders when out is None."
     if out is None: return {p: results_dir(p) for p in PROFILES}
-    return {p: Path(out) for p in PROFILES}
+    return {p: Path(out) / p for p in PROFILES}
 
 def report_sections(out=None) -> list:
-    "ExperimentReports with records, for every experiment and profile (out: one folder, or the default folders)."
+    "ExperimentReports with records, for every experiment and profile (out: a results root, or None for the default)."
     reps = []
     for name in registration_order():
         for profile, folder in _folders(out).items():
@@ -111,17 +111,17 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="run (or resume) an experiment")
     r.add_argument("name", help="experiment name, a prefix such as 'table1', or 'all'")
     r.add_argument("--profile", default="quick", choices=PROFILES)
-    r.add_argument("--out", default=None, help="results folder (default: results/<profile>)")
-    r.add_argument("--only", default=None, help="only runs whose data set name contains this substring")
+    r.add_argument("--out", default=None, help="results root: records go to ROOT/<profile>/<name> (default: $ADVEX_RESULTS or results/)")
+    r.add_argument("--only", default=None, help="comma-separated data set names to run, e.g. mnist,cifar10")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("report", help="print the side-by-side tables and verdicts")
-    rep.add_argument("--out", default=None, help="results folder to read (default: results/quick and results/full)")
+    rep.add_argument("--out", default=None, help="results root to read, ROOT/quick and ROOT/full (default: $ADVEX_RESULTS or results/)")
     rep.add_argument("--markdown", default=None, help="also write the report to this Markdown file")
     return p
 
 def _reproduce(args) -> int:
     names = resolve_names(args.name)
-    out = Path(args.out) if args.out else results_dir(args.profile)
+    out = Path(args.out) / args.profile if args.out else results_dir(args.profile)
     plan = {}
     for n in names:  # validate everything before running anything
         try: plan[n] = select_runs(n, args.profile, args.only)

@@ -146,7 +146,8 @@ def trained_model(spec: ModelSpec, splits: DataSplits, ctx: RunContext) -> keras
             model.load_weights(path)
             return model
         resume = Path(ctx.out) / "checkpoints" / spec.key() if ctx.profile == "full" else None
-        train(model, spec.method, (splits.x_train, splits.y_train), config, seed=spec.seed, checkpoint_dir=resume)
+        train(model, spec.method, (splits.x_train, splits.y_train), config, seed=spec.seed, checkpoint_dir=resume,
+              verbose=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{spec.key()}.tmp.weights.h5")
         model.save_weights(tmp)

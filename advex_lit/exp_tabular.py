@@ -42,7 +42,7 @@ def train_logistic(x, y, method: str, strength: float, epochs: int, seed: int = 
     extra = {"adversarial_closed_form": {"eps": float(strength)}, "l1": {"l1_lambda": float(strength)}}.get(method, {})
     model = logistic_regression(x.shape[1])
     config = TrainConfig(epochs=int(epochs), clip=None, **OPTIMIZER, **extra)
-    train(model, method, (x, y), config, seed=seed)
+    train(model, method, (x, y), config, seed=seed, verbose=False)
     return model
 
 def weights_of(model) -> np.ndarray:
@@ -159,8 +159,9 @@ def table1_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 def table1_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     "ICML Table 1 (tabular rows): ours beside the paper's."
-    t = side_by_side(table1_rows(df), TABLE1_PAPER, on=["dataset", "model"])
-    return t.round(3)
+    t = side_by_side(table1_rows(df), TABLE1_PAPER, on=["dataset", "model"]).round(3)
+    t.insert(1, "profile", profile)
+    return t
 
 def table1_verdicts(df: pd.DataFrame) -> list:
     "One line per claim and data set."
@@ -270,7 +271,9 @@ def appi_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 def appi_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     "arXiv App. I summary: ours beside the paper's W1P and AUC."
-    return side_by_side(appi_rows(df), APPI_PAPER, on=["dataset", "model"]).round(3)
+    t = side_by_side(appi_rows(df), APPI_PAPER, on=["dataset", "model"]).round(3)
+    t.insert(1, "profile", profile)
+    return t
 
 def appi_verdicts(df: pd.DataFrame) -> list:
     "Goldilocks, adversarial-vs-natural and adversarial-vs-l1 verdicts per data set."
@@ -347,6 +350,7 @@ def feat_indep_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
                 max_removed=("removed", "max")))
     t["predicted"] = t["region"].map({"eps > |a_i| + 0.05": "near 1 (pruned)", "eps < |a_i| - 0.05": "not pruned",
                                       "within 0.05": "transition"})
+    t.insert(0, "profile", profile)
     return t.round(3)
 
 def feat_indep_verdicts(df: pd.DataFrame) -> list:

@@ -20,6 +20,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .backend import visible_accelerators
+
 # %% auto 0
 __all__ = ['PROFILES', 'Run', 'RunContext', 'Experiment', 'register_experiment', 'list_experiments', 'get_experiment',
            'results_dir', 'package_versions', 'hardware_string', 'write_json_atomic', 'record_path', 'select_runs',
@@ -155,7 +157,7 @@ def package_versions() -> dict:
     return out
 
 def hardware_string() -> str:
-    "One line describing the machine: OS, architecture, CPU count, GPUs visible to TensorFlow (if it is loaded)."
+    "One line describing the machine: OS, architecture, CPU count, accelerators the Keras backend sees."
     cpu = platform.processor() or ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -163,15 +165,7 @@ def hardware_string() -> str:
     except OSError:
         pass
     parts = [f"{platform.system()} {platform.machine()}", f"{os.cpu_count()} CPUs" + (f" ({cpu})" if cpu else "")]
-    gpus = []
-    if "tensorflow" in sys.modules:
-        try:
-            tf = sys.modules["tensorflow"]
-            for dev in tf.config.list_physical_devices("GPU"):
-                details = tf.config.experimental.get_device_details(dev)
-                gpus.append(details.get("device_name", dev.name))
-        except Exception:  # device queries are best effort
-            pass
+    gpus = visible_accelerators()
     parts.append(("GPU: " + ", ".join(gpus)) if gpus else "no GPU")
     return ", ".join(parts)
 
@@ -213,17 +207,22 @@ def _validate_runs(exp: Experiment, runs: list, profile: str) -> list:
         seen[h] = r
     return list(runs)
 
+def _dataset_matches(dataset: str, wanted: set) -> bool:
+    "True when dataset is one of the wanted names, with or without its 'synthetic:' prefix."
+    return dataset in wanted or dataset.split(":", 1)[-1] in wanted
+
 def select_runs(name: str, profile: str = "quick", only: str | None = None) -> list:
-    "The validated runs of experiment name for profile, filtered by data set substring only."
+    "The validated runs of experiment name for profile; only: comma-separated data set names to keep (None keeps all)."
     if profile not in PROFILES:
         raise ValueError(f"`profile` must be one of {PROFILES}, got {profile!r}")
     exp = get_experiment(name)
     runs = _validate_runs(exp, exp.runs(profile), profile)
     if only is not None:
-        if not isinstance(only, str) or not only:
-            raise ValueError(f"`only` must be a non-empty string (a data set substring) or None, got {only!r}")
+        wanted = {w.strip() for w in only.split(",")} if isinstance(only, str) else set()
+        if not wanted or "" in wanted:
+            raise ValueError(f"`only` must be None or comma-separated data set names such as 'mnist,spambase', got {only!r}")
         datasets = sorted({r.dataset for r in runs})
-        runs = [r for r in runs if only in r.dataset]
+        runs = [r for r in runs if _dataset_matches(r.dataset, wanted)]
         if not runs:
             raise ValueError(f"`only`={only!r} matches no data set of experiment {name!r}; its data sets: {', '.join(datasets)}")
     return runs

@@ -175,7 +175,8 @@ def _pair_batches(a, b, batched) -> tuple[np.ndarray, np.ndarray, bool]:
     b = _finite_array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"`a` {a.shape} and `b` {b.shape} must have the same shape")
-    if batched is None: batched = a.ndim >= 2
+    if not isinstance(batched, (bool, np.bool_)):
+        raise TypeError(f"`batched` must be True or False, got {batched!r}")
     if batched:
         if a.ndim < 2:
             raise ValueError(f"with batched=True `a` must be shaped (n, ...) with at least 2 axes, got {a.shape}")
@@ -205,8 +206,8 @@ def _kendall_one(a: np.ndarray, b: np.ndarray, block: int = 1024) -> float:
     denom = np.sqrt((pairs - tied_a) * (pairs - tied_b))
     return float(concordance / denom) if denom > 0 else float("nan")
 
-def kendall_tau(a, b, batched: bool | None = None) -> np.ndarray | float:
-    "Kendall's tau-b between maps a and b (flattened), per example for batches (n, ...) -> (n,); NaN if one is constant."
+def kendall_tau(a, b, batched: bool = False) -> np.ndarray | float:
+    "Kendall's tau-b of the flattened maps a and b (a float); batched=True: per example of (n, ...) batches -> (n,). NaN if a map is constant."
     a2, b2, batched = _pair_batches(a, b, batched)
     return _unbatch(np.array([_kendall_one(x, y) for x, y in zip(a2, b2)], dtype=np.float64), batched)
 
@@ -225,8 +226,8 @@ def _average_ranks(a: np.ndarray) -> np.ndarray:
         ranks[r, order[r]] = mean_rank[group]
     return ranks
 
-def spearman(a, b, batched: bool | None = None) -> np.ndarray | float:
-    "Spearman's rho (Pearson correlation of average ranks) between maps a and b, per example for batches; NaN if constant."
+def spearman(a, b, batched: bool = False) -> np.ndarray | float:
+    "Spearman's rho (Pearson correlation of average ranks) of the flattened maps a and b; batched=True: per example. NaN if constant."
     a2, b2, batched = _pair_batches(a, b, batched)
     ra, rb = _average_ranks(a2), _average_ranks(b2)
     ra -= ra.mean(axis=1, keepdims=True)
@@ -251,8 +252,8 @@ def top_k_indices(a, k: int) -> np.ndarray:
     k = _check_k(k, a.shape[1])
     return np.argsort(-a, axis=-1, kind="stable")[:, :k]
 
-def topk_intersection(a, b, k: int, batched: bool | None = None) -> np.ndarray | float:
-    "Fraction of the k largest entries of map a that are among the k largest of map b; per example for batches."
+def topk_intersection(a, b, k: int, batched: bool = False) -> np.ndarray | float:
+    "Fraction of the k largest entries of map a (flattened) among the k largest of map b; batched=True: per example."
     a2, b2, batched = _pair_batches(a, b, batched)
     k = _check_k(k, a2.shape[1])
     ta, tb = top_k_indices(a2, k), top_k_indices(b2, k)

@@ -76,7 +76,8 @@ def saliency_grid(images, maps_by_model: dict, labels=None, n: int = 6, title=No
     """Rows = examples, columns = the image then |attribution| summed over channels for each model (ICML Fig. 1).
 
     images: (N, H, W) or (N, H, W, C); maps_by_model: name -> maps of the same N, H, W; labels: N row labels.
-    Every heatmap is scaled to its own maximum (colours compare pixels within a map, not across maps).
+    Every heatmap is scaled to its own maximum (colours compare pixels within a map, not across maps); the colour
+    bar at the right reads as the fraction of that maximum.
     """
     title = _check_title(title)
     images = _finite(images, "images")
@@ -101,7 +102,17 @@ def saliency_grid(images, maps_by_model: dict, labels=None, n: int = 6, title=No
         for ax in axes[i]: ax.set_xticks([]); ax.set_yticks([])
         axes[i, 0].set_ylabel(str(labels[i]) if labels is not None else f"example {i}")
     for j, name in enumerate(["image", *maps]): axes[0, j].set_title(name, fontsize=9)
-    return _finish(fig, title)
+    _finish(fig, title)
+    _relative_colorbar(fig, "inferno", "|attribution| / map maximum")
+    return fig
+
+def _relative_colorbar(fig: Figure, cmap: str, label: str) -> None:
+    "A colour bar from 0 to 1 at the right edge, for heatmaps that are each scaled to their own maximum."
+    fig.subplots_adjust(right=0.86)
+    cax = fig.add_axes([0.89, 0.2, 0.025, 0.6])
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0.0, 1.0), cmap=cmap), cax=cax)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
 
 # %% ../nbs/10_plots.ipynb 16
 def _dg_frame(dg_by_setting) -> pd.DataFrame:
@@ -267,12 +278,15 @@ def dropoff_curves(values_by_model: dict, normalize: bool = True, log_scale: boo
     return _finish(fig, title)
 
 # %% ../nbs/10_plots.ipynb 34
-def fi_bars(fi_by_model: dict, top: int = 15, title=None) -> Figure:
+def fi_bars(fi_by_model: dict, top: int = 15, title=None, value_label: str = "feature impact (FI)") -> Figure:
     """Grouped horizontal bars of feature impact per model, for the `top` features of the first model (arXiv Fig. I.4).
 
     fi_by_model: name -> pandas Series indexed by feature (e.g. `metrics.feature_impact`); all on the same features.
+    value_label: the x-axis label, e.g. "|weight|" to compare the models' absolute weights instead (arXiv Fig. I.9).
     """
     title = _check_title(title)
+    if not isinstance(value_label, str) or not value_label:
+        raise ValueError(f"`value_label` must be a non-empty string, got {value_label!r}")
     d = _check_dict(fi_by_model, "fi_by_model")
     if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
         raise ValueError(f"`top` must be a positive integer, got {top!r}")
@@ -289,7 +303,7 @@ def fi_bars(fi_by_model: dict, top: int = 15, title=None) -> Figure:
                                     "model": k}) for k, s in d.items()], ignore_index=True)
     fig, ax = plt.subplots(figsize=(6.0, 0.3 * len(features) * max(1, len(d)) ** 0.5 + 1.5))
     sns.barplot(data=long, y="feature", x="FI", hue="model", orient="h", ax=ax, palette="deep")
-    ax.set_xlabel("feature impact (FI)")
+    ax.set_xlabel(value_label)
     ax.set_ylabel("feature")
     ax.legend(title="model", loc="best", fontsize=8)
     return _finish(fig, title)

@@ -11,7 +11,7 @@ from scipy.optimize import linprog, minimize_scalar
 
 from .attribution import integrated_gradients, path_weights
 from .backend import compile_function, input_gradient, make_rng, to_numpy
-from .linear import adversarial_perturbation, box_vertices, linear_model
+from .linear import _check_eps, adversarial_perturbation, box_vertices, linear_model
 from .losses import LOSS_NAMES, get_loss, margin_loss, validate_margin_inputs
 
 # %% auto 0
@@ -19,18 +19,7 @@ __all__ = ['MAX_CORNER_SEARCH_DIM', 'one_layer_loss_ig', 'stable_ig_maximizer', 
            'label_loss_model', 'ig_of_loss', 'stable_ig_ascent', 'stable_ig_search', 'stable_ig_loss_numerical',
            'robust_coupling_value', 'penalized_coupling_value', 'dual_coupling_value']
 
-# %% ../nbs/05_stable.ipynb 11
-def _check_eps(eps) -> float:
-    if isinstance(eps, (bool, np.bool_)) or np.ndim(eps) != 0:
-        raise ValueError(f"`eps` must be a non-negative number, got {eps!r}")
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise ValueError(f"`eps` must be a non-negative number, got {eps!r}") from None
-    if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"`eps` must be a finite number >= 0, got {eps}")
-    return eps
-
+# %% ../nbs/05_stable.ipynb 13
 def _check_count(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, (bool, np.bool_)) or int(value) != value or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
@@ -70,7 +59,7 @@ def stable_ig_loss(x, y, w, eps, loss: str = "logistic") -> np.ndarray:
     "Stable-IG loss of each example: natural loss plus the largest l1 size of the loss's IG in the eps-box, (n,)."
     return margin_loss(x, y, w, loss) + stable_ig_regularizer(x, y, w, eps, loss)
 
-# %% ../nbs/05_stable.ipynb 15
+# %% ../nbs/05_stable.ipynb 17
 def label_loss_model(score_model: keras.Model, label: int, loss: str = "logistic") -> keras.Model:
     "The Keras model x -> g(-label * score(x)): the loss L_y of a one-output scoring model with the label fixed."
     if label not in (-1, 1): raise ValueError(f"`label` must be -1 or +1, got {label!r}")
@@ -92,7 +81,7 @@ def ig_of_loss(score_model: keras.Model, x, x_prime, y, loss: str = "logistic", 
             attribution[rows] = integrated_gradients(model, x_prime[rows], baseline=x[rows], steps=steps, method=method)
     return attribution
 
-# %% ../nbs/05_stable.ipynb 17
+# %% ../nbs/05_stable.ipynb 19
 MAX_CORNER_SEARCH_DIM = 12
 
 def _ascent_step_function(score_model, g, x, y, ig_steps: int):
@@ -162,7 +151,7 @@ def stable_ig_loss_numerical(x, y, w, eps, loss: str = "logistic", method: str =
     norms, _ = stable_ig_search(x, y, w, eps, loss, method, steps, restarts, ig_steps, seed)
     return margin_loss(x, y, w, loss) + norms
 
-# %% ../nbs/05_stable.ipynb 33
+# %% ../nbs/05_stable.ipynb 35
 def _check_transport(p, gain, cost):
     "Validate atom weights p (n,) and gain/cost tables (n, m); returns float64 arrays."
     p, gain, cost = (np.asarray(a, dtype=np.float64) for a in (p, gain, cost))

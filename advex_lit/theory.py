@@ -217,6 +217,7 @@ def train_one_layer(x, y, eps: float, loss: str = "logistic", lr: float = 0.05, 
     x = np.asarray(x, np.float32)
     y = np.asarray(y)
     if x.ndim != 2: raise ValueError(f"`x` must be 2-d (examples, features), got shape {x.shape}")
+    if not np.isfinite(x).all(): raise ValueError("`x` must be finite (no NaN or inf)")
     if y.shape != (len(x),) or not np.isin(y, (-1, 1)).all():
         raise ValueError(f"`y` must hold {len(x)} labels in {{-1, +1}}")
     eps = _check_eps(eps)

@@ -26,8 +26,9 @@ from .stable import stable_ig_maximizer
 # %% auto 0
 __all__ = ['OPTIMIZERS', 'REQUIRED_FIELDS', 'METHODS', 'ONE_LAYER_METHODS', 'CHECKPOINT_FILE', 'ATTRIBUTION_METHODS',
            'TrainConfig', 'validate_config', 'kernel_variables', 'l1_penalty', 'mean_loss', 'loss_integrated_gradients',
-           'one_layer_loss_ig', 'make_objective', 'attribution_pgd', 'make_attack', 'make_optimizer', 'save_checkpoint',
-           'load_checkpoint', 'train', 'predicted_labels', 'accuracy', 'pgd_accuracy', 'roc_auc', 'attribution_table']
+           'check_logit_output', 'one_layer_logistic_loss_ig', 'make_objective', 'attribution_pgd', 'make_attack',
+           'make_optimizer', 'save_checkpoint', 'load_checkpoint', 'train', 'predicted_labels', 'accuracy',
+           'pgd_accuracy', 'roc_auc', 'attribution_table']
 
 # %% ../nbs/09_training.ipynb 6
 OPTIMIZERS = ("adam", "sgd", "momentum", "ftrl")
@@ -151,8 +152,19 @@ def _signed(y):
     "Labels {0, 1} -> {-1.0, +1.0} as a float tensor."
     return 2.0 * ops.cast(y, "float32") - 1.0
 
-def one_layer_loss_ig(model, x, x_prime, y):
-    "Exact IG of the logistic loss of a one-layer model along x -> x' (the chord form), differentiable in the weights."
+def check_logit_output(model) -> None:
+    "Raise ValueError unless the one-layer `model` outputs its logit <w, x> + b (no sigmoid or other activation)."
+    dense = _one_layer(model)
+    probe = np.random.default_rng(0).normal(size=(4, model.inputs[0].shape[1])).astype(np.float32)
+    kernel = to_numpy(dense.kernel).astype(np.float64)
+    logit = probe.astype(np.float64) @ kernel[:, 0] + (float(to_numpy(dense.bias)[0]) if dense.use_bias else 0.0)
+    out = to_numpy(model(probe, training=False)).astype(np.float64).reshape(-1)
+    if not np.allclose(out, logit, rtol=1e-4, atol=1e-5 * (1 + np.abs(logit).max())):
+        raise ValueError("`model` must output the logit <w, x> + b of its Dense(1) layer (no activation): the "
+                         "Stable-IG objective is written for the logistic loss of a logit")
+
+def one_layer_logistic_loss_ig(model, x, x_prime, y):
+    "Exact IG of the logistic loss of a one-layer logit model along x -> x' (the chord form), differentiable in the weights."
     w = _one_layer(model).kernel[:, 0]
     s = _signed(y)
     z = -s * model(x, training=True)[:, 0]
@@ -181,7 +193,7 @@ def make_objective(method: str, config: TrainConfig) -> Callable:
             return mean_loss(model, x_star, y)
         return closed_form
     if method == "stable_ig":
-        return lambda model, x, xs, y: mean_loss(model, x, y) + ops.mean(_l1_per_example(one_layer_loss_ig(model, x, xs, y)))
+        return lambda model, x, xs, y: mean_loss(model, x, y) + ops.mean(_l1_per_example(one_layer_logistic_loss_ig(model, x, xs, y)))
     m, rule = int(config.m_grad), config.ig_rule
     def ig_size(model, x, xs, y):
         return ops.mean(_l1_per_example(loss_integrated_gradients(model, x, xs, y, m, rule)))
@@ -274,25 +286,25 @@ def _fingerprint(method: str, config: TrainConfig, seed: int) -> dict:
             **{f.name: getattr(config, f.name) for f in fields(config) if f.name not in skip}}
 
 def save_checkpoint(path, model, optimizer, meta: dict) -> None:
-    "Write weights, optimizer state and `meta` (JSON) to `path` atomically (temporary file + os.replace)."
+    "Write the model's variables (weights and random-layer seed states), optimizer state and `meta` to `path` atomically."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
+    arrays = {f"variable_{i}": to_numpy(v) for i, v in enumerate(model.variables)}
     arrays.update({f"optimizer_{i}": to_numpy(v) for i, v in enumerate(optimizer.variables)})
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
     os.replace(tmp, path)
 
 def load_checkpoint(path, model, optimizer) -> dict:
-    "Restore weights and optimizer state saved by `save_checkpoint`; returns the metadata."
+    "Restore the model variables and optimizer state saved by `save_checkpoint`; returns the metadata."
     with np.load(path, allow_pickle=False) as f:
         meta = json.loads(str(f["meta"]))
-        n_w = sum(k.startswith("weight_") for k in f.files)
+        n_w = sum(k.startswith("variable_") for k in f.files)
         n_o = sum(k.startswith("optimizer_") for k in f.files)
-        if n_w != len(model.weights) or n_o != len(optimizer.variables):
+        if n_w != len(model.variables) or n_o != len(optimizer.variables):
             raise ValueError(f"checkpoint {path} does not fit this model/optimizer "
-                             f"({n_w} weights, {n_o} optimizer variables saved)")
-        model.set_weights([f[f"weight_{i}"] for i in range(n_w)])
+                             f"({n_w} model variables, {n_o} optimizer variables saved)")
+        for i, v in enumerate(model.variables): v.assign(f[f"variable_{i}"])
         for i, v in enumerate(optimizer.variables): v.assign(f[f"optimizer_{i}"])
     return meta
 
@@ -304,20 +316,26 @@ def _evaluate_epoch(model, history: dict, x_val, y_val) -> None:
         history["val_loss"].append(float(to_numpy(ops.mean(attacks.default_loss(model)(ops.convert_to_tensor(y_val),
                                                                                      ops.convert_to_tensor(logits))))))
 
-def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoint_dir=None, verbose: bool = False):
+def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoint_dir=None, verbose: bool = True):
     """Train `model` in place with `method` (one of METHODS) on `data` ((x, y) or a DataSplits); returns (model, history).
 
     history: dict of per-epoch lists (epoch, loss, seconds, and val_accuracy/val_loss with validation data) plus
     batch_loss, the objective of every step. checkpoint_dir: resume from / save to this folder after every epoch.
-    seed: shuffling and attack starts (seed the model's initialization yourself). verbose: show a progress bar.
+    seed: shuffling and attack starts (seed the model's initialization yourself). verbose: a progress bar per epoch.
     """
     validate_config(method, config)
     if not isinstance(model, keras.Model): raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}")
     if method in ONE_LAYER_METHODS: _one_layer(model)
+    if method == "stable_ig": check_logit_output(model)
     x, y, x_val, y_val = _split(data, config, seed)
     width = model.output_shape[-1]
-    if width == 1 and not np.isin(y, (0, 1)).all():
-        raise ValueError("a one-output model needs labels in {0, 1}")
+    for name, labels in (("data", y), ("validation", y_val)):
+        if labels is None: continue
+        if width == 1 and not np.isin(labels, (0, 1)).all():
+            raise ValueError(f"`{name}`: a one-output model needs labels in {{0, 1}}")
+        if width > 1 and (labels.min() < 0 or labels.max() >= width):
+            raise ValueError(f"`{name}`: labels must be class indices 0..{width - 1} for a model with {width} outputs, "
+                             f"got values from {labels.min()} to {labels.max()}")
     if method in ONE_LAYER_METHODS and width != 1: raise ValueError(f"method {method!r} needs a one-output model")
     set_seed(seed)
     rng = make_rng(seed)

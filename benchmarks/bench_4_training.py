@@ -26,7 +26,7 @@ def _epoch_rounds(model_fn, methods: dict, x, y, repeats: int) -> dict:
         times = {}
         for name in names[r % len(names):] + names[:r % len(names)]:
             method, config = methods[name]
-            _, history = train(models[name], method, (x, y), config, seed=r)
+            _, history = train(models[name], method, (x, y), config, seed=r, verbose=False)
             times[name] = history["seconds"][-1]
         rounds.append(times)
     return {"_rounds": rounds, **{n: {"median": float(np.median([t[n] for t in rounds]))} for n in names}}

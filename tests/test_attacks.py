@@ -104,8 +104,10 @@ def test_ifia_beats_random_and_keeps_labels(digits_cnn):
     assert np.abs(result.x_adv - x).max() <= eps + 1e-6 and result.x_adv.min() >= 0 and result.x_adv.max() <= 1
     assert np.isnan(result.kendall_tau[~ev]).all() and np.array_equal(result.x_adv[~ev], x[~ev])
     topk_r, tau_r = attribution_similarity(model, x, random_sign_perturbation(x, eps, seed=0), y, k, ig_steps=30)
-    assert result.mean_topk_intersection < topk_r[ev].mean() - 0.05
-    assert result.mean_kendall_tau < np.nanmean(tau_r[ev])
+    # measured here: top-k 0.68 vs 0.85 for random noise, tau 0.61 vs 0.66 (the attack aims at the top-k set, so its
+    # lead on the global rank correlation is smaller; the chapter's MNIST run shows both margins above 0.05)
+    assert result.mean_topk_intersection < topk_r[ev].mean() - 0.1
+    assert result.mean_kendall_tau < np.nanmean(tau_r[ev]) - 0.03
     again = ifia_topk(model, x, y, eps, k, steps=20, step_size=0.02, restarts=2, ig_steps=30, attack_ig_steps=10, seed=0)
     np.testing.assert_array_equal(again.x_adv, result.x_adv)
 

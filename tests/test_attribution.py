@@ -88,10 +88,12 @@ def test_linear_ig_matches_numerical_ig(seed, d, n, activation):
     x[0] = u[0] + rng.integers(-2, 3) * np.r_[w[1], -w[0], np.zeros(d - 2)]  # limit case: <w, x - u> = 0 exactly
     assert (x[0] - u[0]) @ w == 0
     model = dense_model(w, "exponential" if activation == "exp" else "sigmoid")
-    numeric = integrated_gradients(model, x.astype(np.float32), u.astype(np.float32), steps=300)
     exact = linear_ig(x, u, w, activation)
     scale = np.abs(exact).max(axis=1, keepdims=True) + 1e-3
-    assert np.all(np.abs(numeric - exact) <= 2e-4 * scale)
+    # both kernels: the Keras model (Dense fast path) and the same model as a callable (general input-space path)
+    for explained in (model, lambda t: model(t)):
+        numeric = integrated_gradients(explained, x.astype(np.float32), u.astype(np.float32), steps=300)
+        assert np.all(np.abs(numeric - exact) <= 2e-4 * scale)
     # Riemann error of the left rule is first order: a factor-of-two error (wrong sign or scale) would exceed it
     left = integrated_gradients(model, x.astype(np.float32), u.astype(np.float32), steps=300, method="riemann_left")
     assert np.all(np.abs(left - exact) <= 2e-2 * scale)
@@ -115,6 +117,21 @@ def test_linear_ig_limit_and_completeness(seed, d, activation):
     np.testing.assert_allclose(ig.sum(), fn(x2 @ w) - fn(u @ w), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(linear_ig(x2, u, w, fn), ig, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(linear_ig(x, u, w, fn), limit, rtol=1e-6, atol=1e-9)
+
+
+@settings(**SETTINGS)
+@given(seed=seeds, n=st.integers(1, 5), method=st.sampled_from(["riemann_trapezoid", "riemann_left", "riemann_midpoint"]))
+def test_dense_kernel_equals_general_kernel(seed, n, method):
+    "The pre-activation-space kernel and the input-space kernel compute the same Riemann sum on a deeper Dense model."
+    keras.utils.set_random_seed(seed % 2**31)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7, activation="tanh"),
+                              keras.layers.Dense(4, activation="softplus"), keras.layers.Dense(3)])
+    rng = np.random.default_rng(seed)
+    x, u = rng.normal(size=(n, 5)).astype(np.float32), rng.normal(size=(n, 5)).astype(np.float32)
+    target = rng.integers(0, 3, size=n)
+    fast = integrated_gradients(model, x, u, target=target, steps=40, method=method)
+    general = integrated_gradients(lambda t: model(t), x, u, target=target, steps=40, method=method)
+    np.testing.assert_allclose(fast, general, rtol=1e-4, atol=1e-6 * (1 + np.abs(general).max()))
 
 
 def test_linear_ig_batched_rows_and_sparsity():

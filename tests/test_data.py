@@ -70,11 +70,21 @@ def test_standardization_uses_training_statistics():
     assert not np.allclose(d.x_test.mean(axis=0), 0, atol=1e-4)  # test set is scaled with train statistics
 
 
-def test_feat_trans_translation_on_real_data():
-    d = load_dataset("spambase", translate=True)
+@pytest.mark.parametrize("name", ["spambase", "mushroom"])
+def test_feat_trans_translation_on_real_data(name):
+    d = load_dataset(name, translate=True)
     y = data.signed_labels(d.y_train)
-    _, a = data.feature_translation(d.x_train, y)
-    assert np.allclose((y[:, None] * d.x_train).mean(axis=0), a, atol=1e-3 * np.abs(a).max())
+    x = d.x_train.astype(np.float64)
+    _, a = data.feature_translation(x, y)
+    scale = np.abs(a).max()
+    # FEAT-EXP on the training split: class-conditional means are exactly +a and -a, so E[y x_i] = a_i
+    assert np.allclose(x[y == 1].mean(axis=0), a, atol=1e-5 * scale)
+    assert np.allclose(x[y == -1].mean(axis=0), -a, atol=1e-5 * scale)
+    assert np.allclose((y[:, None] * x).mean(axis=0), a, atol=1e-5 * scale)
+    # the untranslated data does not satisfy it (an offset c != 0 on some feature)
+    raw = load_dataset(name)
+    x_raw, y_raw = raw.x_train.astype(np.float64), data.signed_labels(raw.y_train)
+    assert np.abs(x_raw[y_raw == 1].mean(axis=0) + x_raw[y_raw == -1].mean(axis=0)).max() > 1e-2
 
 
 def test_limits_take_stratified_subsets():

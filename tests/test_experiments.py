@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from advex_lit import experiments as E
 from advex_lit.experiments import (Experiment, Run, RunContext, experiment_report, get_experiment, list_experiments,
                                    load_records, record_path, register_experiment, results_dir, run_experiment,
-                                   side_by_side, write_json_atomic)
+                                   select_runs, side_by_side, write_json_atomic)
 
 NAME = "test_tiny"
 
@@ -120,6 +120,10 @@ def test_interrupted_sweep_resumes(tiny, tmp_path):
 def test_only_filter_and_then_rest(tiny, tmp_path):
     df = run_experiment(NAME, "quick", tmp_path, only="b", progress=False)
     assert set(df["dataset"]) == {"synthetic:b"} and len(tiny.calls) == 4
+    # names match exactly (with or without the synthetic: prefix), never as substrings; commas separate names
+    assert {r.dataset for r in select_runs(NAME, "quick", only="synthetic:a, b")} == {"synthetic:a", "synthetic:b"}
+    with pytest.raises(ValueError, match="matches no data set"):
+        select_runs(NAME, "quick", only="synthetic")
     df = run_experiment(NAME, "quick", tmp_path, progress=False)
     assert len(df) == 8 and len(tiny.calls) == 8
 
@@ -249,7 +253,8 @@ def test_report_on_tiny(tiny, tmp_path):
 def test_cli_end_to_end(tiny, tmp_path, capsys):
     from advex_lit.cli import main, frame_to_markdown, resolve_names
     assert main(["reproduce", NAME, "--out", str(tmp_path), "--quiet"]) == 0
-    assert len(list((tmp_path / NAME).glob("*.json"))) == 8 and len(tiny.calls) == 8
+    # --out is a results root: records of profile P go to ROOT/P/NAME, where results_dir(P) looks for ROOT=$ADVEX_RESULTS
+    assert len(list((tmp_path / "quick" / NAME).glob("*.json"))) == 8 and len(tiny.calls) == 8
     assert main(["reproduce", NAME, "--out", str(tmp_path), "--only", "a"]) == 0
     assert len(tiny.calls) == 8
     md = tmp_path / "R.md"
@@ -295,6 +300,7 @@ def test_table1_builder_on_small_frame():
     assert matched["setting"] == "lambda=0.05" and matched["dG"] == pytest.approx(0.08)  # AcDrop 2.5% is closest to 2%
     full = table1_table(df, "quick")
     assert {"dG (paper)", "AcDrop % (paper)"} <= set(full.columns)
+    assert list(full.columns[:2]) == ["dataset", "profile"] and (full["profile"] == "quick").all()  # every table says its profile
     assert full[(full["dataset"] == "spambase") & (full["model"] == "a")]["dG (paper)"].iloc[0] == 0.17
     v = table1_verdicts(df)
     assert any("matched accuracy" in line and ": holds" in line for line in v)

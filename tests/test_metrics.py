@@ -190,7 +190,7 @@ def test_rank_correlations_match_scipy(seed, n, shape, decimals, noise):
     a = rng.normal(size=(n, *shape))
     b = a + noise * rng.normal(size=a.shape)
     if decimals is not None: a, b = np.round(a, decimals), np.round(b, decimals)
-    tau, rho = kendall_tau(a, b), spearman(a, b)
+    tau, rho = kendall_tau(a, b, batched=True), spearman(a, b, batched=True)
     assert tau.shape == rho.shape == (n,)
     for i in range(n):
         ref_tau = scipy.stats.kendalltau(a[i].ravel(), b[i].ravel())[0]
@@ -198,8 +198,13 @@ def test_rank_correlations_match_scipy(seed, n, shape, decimals, noise):
         assert (np.isnan(tau[i]) and np.isnan(ref_tau)) or abs(tau[i] - ref_tau) < 1e-12
         assert (np.isnan(rho[i]) and np.isnan(ref_rho)) or abs(rho[i] - ref_rho) < 1e-12
     # single maps give floats equal to the batched values
-    assert kendall_tau(a[0], b[0], batched=False) == pytest.approx(tau[0], nan_ok=True)
-    assert spearman(a[0], b[0], batched=False) == pytest.approx(rho[0], nan_ok=True)
+    assert kendall_tau(a[0], b[0]) == pytest.approx(tau[0], nan_ok=True)
+    assert spearman(a[0], b[0]) == pytest.approx(rho[0], nan_ok=True)
+    # without batched=True a batch is one flattened map: a float, equal to SciPy on the whole array
+    whole = kendall_tau(a, b)
+    assert isinstance(whole, float)
+    ref = scipy.stats.kendalltau(a.ravel(), b.ravel())[0]
+    assert (np.isnan(whole) and np.isnan(ref)) or abs(whole - ref) < 1e-12
 
 
 def test_rank_correlation_extremes():
@@ -211,8 +216,8 @@ def test_rank_correlation_extremes():
 
 def test_empty_batch_gives_empty_results():
     empty = np.zeros((0, 3, 3))
-    for fn in (kendall_tau, spearman, lambda a, b: topk_intersection(a, b, 2)):
-        out = fn(empty, empty)
+    for fn in (kendall_tau, spearman, lambda a, b, batched: topk_intersection(a, b, 2, batched=batched)):
+        out = fn(empty, empty, batched=True)
         assert isinstance(out, np.ndarray) and out.shape == (0,)
 
 
@@ -233,8 +238,12 @@ def test_topk_by_hand():
     # ties at the k-th place are broken by the lower index
     assert topk_intersection(np.array([1.0, 1.0, 0.0]), np.array([1.0, 0.0, 1.0]), 1) == 1.0
     batch = np.stack([a, b])
-    assert np.allclose(topk_intersection(batch, batch[::-1], 2), [0.5, 0.5])
-    assert topk_intersection(batch.reshape(2, 5, 1), batch.reshape(2, 5, 1), 3).tolist() == [1.0, 1.0]
+    assert np.allclose(topk_intersection(batch, batch[::-1], 2, batched=True), [0.5, 0.5])
+    assert topk_intersection(batch.reshape(2, 5, 1), batch.reshape(2, 5, 1), 3, batched=True).tolist() == [1.0, 1.0]
+    # a single 2-D map (e.g. 28 x 28) is compared as a whole: k may exceed its row length
+    image_map = np.arange(64.0).reshape(8, 8)
+    assert topk_intersection(image_map, image_map, 20) == 1.0
+    assert topk_intersection(image_map, -image_map, 20) == 0.0
     assert top_k_indices(batch, 2).tolist() == [[0, 2], [0, 3]]
 
 
@@ -244,7 +253,7 @@ def test_topk_matches_set_definition(seed, d, k):
     assume(k <= d)
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=(3, d)), rng.normal(size=(3, d))  # no ties almost surely
-    got = topk_intersection(a, b, k)
+    got = topk_intersection(a, b, k, batched=True)
     want = [len(set(np.argsort(-x)[:k]) & set(np.argsort(-y)[:k])) / k for x, y in zip(a, b)]
     assert np.allclose(got, want)
 
@@ -270,13 +279,15 @@ def test_bad_inputs_raise():
         (TypeError, "groups", lambda: feature_impact(a, [[0, 1]])),
         (ValueError, "feature_names", lambda: feature_impact(a, None, ["x"])),
         (ValueError, "`a`", lambda: kendall_tau(np.ones((2, 4)), np.ones((2, 5)))),
+        (TypeError, "`batched`", lambda: kendall_tau(np.ones((2, 4)), np.ones((2, 4)), batched=None)),
         (ValueError, "`a`", lambda: spearman(np.ones((2, 4)), np.ones((3, 4)))),
         (ValueError, "`a`", lambda: kendall_tau(np.array([[1.0, np.nan]]), np.ones((1, 2)))),
         (ValueError, "`b`", lambda: spearman(np.ones((1, 3)), np.array([[1.0, np.inf, 0]]))),
-        (ValueError, "`k`", lambda: topk_intersection(a, a, 5)),
+        (ValueError, "`k`", lambda: topk_intersection(a, a, 5, batched=True)),
+        (ValueError, "`k`", lambda: topk_intersection(a, a, 9)),
         (ValueError, "`k`", lambda: topk_intersection(a, a, 0)),
         (TypeError, "`k`", lambda: topk_intersection(a, a, 1.5)),
-        (ValueError, "`a`", lambda: topk_intersection(np.ones((3, 1)), np.ones((3, 1)), 1)),
+        (ValueError, "`a`", lambda: topk_intersection(np.ones((3, 1)), np.ones((3, 1)), 1, batched=True)),
         (ValueError, "`a`", lambda: kendall_tau(np.ones(3), np.ones(3), batched=True)),
         (ValueError, "`a`", lambda: top_k_indices(np.ones(3), 1)),
         (ValueError, "`k`", lambda: top_k_indices(np.ones((2, 3)), 4)),

@@ -31,7 +31,8 @@ def test_saliency_grid_layout(n_images, n, channels, models):
     maps = {f"m{k}": rng.normal(size=shape) for k in range(models)}
     fig = plots.saliency_grid(rng.random(shape), maps, labels=[f"y{i}" for i in range(n_images)], n=n, title="T")
     rows = min(n, n_images)
-    assert isinstance(fig, Figure) and len(fig.axes) == rows * (1 + models)
+    assert isinstance(fig, Figure) and len(fig.axes) == rows * (1 + models) + 1  # + the colour bar
+    assert fig.axes[-1].get_ylabel() == "|attribution| / map maximum"
     assert [ax.get_title() for ax in fig.axes[: 1 + models]] == ["image", *maps]
     assert fig.axes[0].get_ylabel() == "y0" and fig._suptitle.get_text() == "T"
     # each heatmap: |map| summed over channels, scaled to its own maximum
@@ -208,6 +209,7 @@ def test_fi_bars_orders_by_first_model():
     widths = [bar.get_width() for bar in ax.containers[1]]
     np.testing.assert_allclose(widths, fi["adv"][top5].to_numpy())  # second model aligned by feature name
     assert _legend_texts(ax) == ["nat", "adv"] and ax.get_xlabel().startswith("feature impact")
+    assert plots.fi_bars(fi, top=3, value_label="|weight|").axes[0].get_xlabel() == "|weight|"  # arXiv Fig. I.9
 
 
 def test_fi_bars_bad_inputs():
@@ -220,3 +222,5 @@ def test_fi_bars_bad_inputs():
         plots.fi_bars({"x": s}, top=0)
     with pytest.raises(ValueError, match="fi_by_model"):
         plots.fi_bars({"x": s.replace(2.0, np.nan)})
+    with pytest.raises(ValueError, match="value_label"):
+        plots.fi_bars({"x": s}, value_label="")

@@ -87,9 +87,13 @@ def test_page_reads_well(browser, site, path):
         return root.innerText; }""")
     stray = [line for line in prose.splitlines() if "$" in line]
     assert not stray, f"unrendered math: {stray[:3]}"
-    # every theorem-like block is numbered
-    for title in page.locator("div.proof p.admonition-title, div.theorem p.admonition-title, "
-                              "div.lemma p.admonition-title, div.proposition p.admonition-title").all():
+    # every theorem-like block is numbered: sphinx-proof gives each block (theorem, lemma, proposition, corollary,
+    # definition, assumption) the class `proof` plus its kind and a title; proofs themselves have no title
+    kinds = ["theorem", "lemma", "proposition", "corollary", "definition", "assumption"]
+    blocks = page.locator(", ".join(f"div.proof.{kind}" for kind in kinds))
+    titles = page.locator(", ".join(f"div.proof.{kind} > p.admonition-title" for kind in kinds)).all()
+    assert len(titles) == blocks.count(), "a theorem-like block without a title"
+    for title in titles:
         text = title.inner_text()
         assert any(ch.isdigit() for ch in text), f"unnumbered block: {text!r}"
     # every image loads
@@ -127,3 +131,12 @@ def test_search_page_finds_a_word(browser, site):
     assert page.locator("#search-results ul.search li").count() > 0
     assert errors == []
     page.close()
+
+
+def test_every_figure_is_drawn():
+    "A figure that reached the page as the text '<Figure size ...>' was displayed without an image backend."
+    pages = book_pages()
+    if not pages:
+        pytest.fail("no built book in _build/html: run `make book-build` first (make test does)")
+    undrawn = [p.name for p in pages if "&lt;Figure size" in p.read_text(encoding="utf-8")]
+    assert undrawn == [], f"pages with figures shown as text: {undrawn}"

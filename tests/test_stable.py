@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from advex_lit.attribution import integrated_gradients
+from advex_lit.attribution import integrated_gradients, layer_integrated_gradients
 from advex_lit.backend import input_gradient, to_numpy
-from advex_lit.linear import adversarial_loss, adversarial_loss_gradient, linear_model
+from advex_lit.linear import adversarial_loss, adversarial_loss_gradient, box_vertices, linear_model
 from advex_lit.losses import LOSS_NAMES, get_loss, margin_loss
 from advex_lit.stable import (dual_coupling_value, ig_of_loss, one_layer_loss_ig, penalized_coupling_value,
                               robust_coupling_value, stable_ig_loss, stable_ig_loss_numerical, stable_ig_maximizer,
@@ -209,3 +209,152 @@ def test_bad_transport_arguments():
         robust_coupling_value(p, table, table, -1.0)
     with pytest.raises(ValueError, match="`gamma`"):
         penalized_coupling_value(p, table, table, -1.0)
+
+
+# ---------------------------------------------------------------- the chord-slope lemma behind the theorem
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, loss=st.sampled_from(LOSS_NAMES))
+def test_chord_slopes_are_nonnegative_and_nondecreasing(seed, loss):
+    rng = np.random.default_rng(seed)
+    g = get_loss(loss).g
+    z = float(rng.uniform(-4, 4))
+    deltas = np.sort(np.r_[rng.uniform(-5, 5, size=60), -1e-3, 1e-3])
+    deltas = deltas[np.abs(deltas) > 1e-9]
+    slopes = (np.asarray(g(z + deltas), np.float64) - float(g(z))) / deltas
+    assert np.all(slopes >= -1e-9)
+    assert np.all(np.diff(slopes) >= -1e-7)
+
+
+# ---------------------------------------------------------------- Propositions 1-3 for every loss
+@pytest.mark.parametrize("loss", ["logistic", "softplus_hinge"])
+def test_sum_of_ig_gives_madry_objective_smooth_losses(loss):
+    "Proposition 1 for the smooth losses (the hinge's kink makes the trapezoid sum, not the identity, inexact)."
+    model, g = small_network(), get_loss(loss).g
+    rng = np.random.default_rng(4)
+    x, y, eps, k = rng.normal(size=(3, 3)), np.array([1, -1, 1]), 0.3, 20
+    x_base, y_rep = np.repeat(x, k, 0), np.repeat(y, k)
+    x_cand = x_base + rng.uniform(-eps, eps, size=x_base.shape)
+    loss_at = lambda u: np.asarray(g(-y_rep * to_numpy(model(u.astype("float32")))[:, 0]), np.float64)
+    ig = ig_of_loss(model, x_base, x_cand, y_rep, loss, steps=128)
+    assert np.allclose(ig.sum(1), loss_at(x_cand) - loss_at(x_base), atol=1e-4)
+    natural = loss_at(x_base).reshape(3, k)[:, 0]
+    assert np.allclose(natural + ig.sum(1).reshape(3, k).max(1), loss_at(x_cand).reshape(3, k).max(1), atol=1e-4)
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_one_step_ig_is_gradient_times_move_for_every_loss(loss):
+    "Proposition 2: one left Riemann step gives (x' - x) * grad, whose l1 size is maximized by the Hoelder move."
+    model, g = small_network(), get_loss(loss).g
+    rng = np.random.default_rng(2)
+    x, eps = rng.normal(size=(1, 3)).astype("float32"), 0.2
+    grad = to_numpy(input_gradient(lambda u: g(-model(u)[:, 0]), keras.ops.convert_to_tensor(x)))[0]
+    moves = eps * np.vstack([np.sign(grad), rng.uniform(-1, 1, size=(100, 3))])
+    ig = ig_of_loss(model, np.repeat(x, len(moves), 0), x + moves, np.ones(len(moves)), loss,
+                    steps=1, method="riemann_left")
+    assert np.allclose(ig, moves * grad, atol=1e-6)
+    size = np.abs(ig).sum(1)
+    assert np.isclose(size[0], eps * np.abs(grad).sum(), rtol=1e-5) and size.max() <= size[0] * (1 + 1e-5) + 1e-9
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, loss=st.sampled_from(LOSS_NAMES), d=st.integers(1, 5))
+def test_loss_output_surrogate_is_exact_for_one_layer(seed, loss, d):
+    "Proposition 3, one-layer case: loss + largest |loss change| over the box = the adversarial loss."
+    x, y, w, eps = instance(seed, 4, d)
+    corners = box_vertices(d, eps)
+    x_base, x_cand = np.repeat(x, len(corners), 0), (x[:, None] + corners[None]).reshape(-1, d)
+    y_rep = np.repeat(y, len(corners))
+    change = margin_loss(x_cand, y_rep, w, loss) - margin_loss(x_base, y_rep, w, loss)
+    surrogate = margin_loss(x, y, w, loss) + np.abs(change).reshape(len(x), -1).max(1)
+    assert np.allclose(surrogate, adversarial_loss(x, y, w, eps, loss), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "softplus_hinge"])
+def test_loss_output_surrogate_bounds_the_adversarial_loss(loss):
+    "Proposition 3 on a network: IG to the one-unit loss layer is the loss change, and the surrogate is an upper bound."
+    base, g = small_network(), get_loss(loss).g
+    def loss_model(label):
+        inputs = keras.Input(shape=(3,))
+        unit = keras.layers.Lambda(lambda t: g(-float(label) * t), name="loss")(base(inputs))
+        return keras.Model(inputs, keras.layers.Identity()(unit))
+    rng = np.random.default_rng(6)
+    x, y, eps, k = rng.normal(size=(4, 3)).astype("float32"), np.array([1, -1, 1, -1]), 0.3, 24
+    x_base, y_rep = np.repeat(x, k, 0), np.repeat(y, k)
+    x_cand = (x_base + rng.uniform(-eps, eps, size=x_base.shape)).astype("float32")
+    loss_at = lambda u, labels: np.asarray(g(-labels * to_numpy(base(u))[:, 0]), np.float64)
+    change = loss_at(x_cand, y_rep) - loss_at(x_base, y_rep)
+    unit_ig = np.zeros(len(x_base))
+    for label in (-1, 1):
+        r = y_rep == label
+        unit_ig[r] = layer_integrated_gradients(loss_model(label), "loss", x_cand[r], baseline=x_base[r],
+                                                steps=128).reshape(-1)
+    assert np.allclose(unit_ig, change, atol=1e-4)
+    surrogate = loss_at(x, y) + np.abs(unit_ig).reshape(4, k).max(1)
+    assert np.all(surrogate >= loss_at(x_cand, y_rep).reshape(4, k).max(1) - 1e-4)
+
+
+# ---------------------------------------------------------------- Proposition 4 and Theorem 2 on discrete distributions
+def discrete_problem(seed, loss, w):
+    "Six atoms in the plane, 25 moves each (the zero move first), l_inf cost; exact one-layer IG tables."
+    rng = np.random.default_rng(seed)
+    atoms_x, atoms_y = rng.normal(size=(6, 2)), np.array([1, 1, 1, -1, -1, -1])
+    p = rng.dirichlet(np.ones(6))
+    grid = np.linspace(-0.5, 0.5, 5)
+    moves = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
+    moves = moves[np.argsort(np.abs(moves).max(1), kind="stable")]
+    cost = np.tile(np.abs(moves).max(1), (6, 1))
+    x_from, x_to = np.repeat(atoms_x, len(moves), 0), (atoms_x[:, None] + moves[None]).reshape(-1, 2)
+    y_rep = np.repeat(atoms_y, len(moves))
+    ig = one_layer_loss_ig(x_from, x_to, y_rep, w, loss)
+    after = margin_loss(x_to, y_rep, w, loss).reshape(6, -1)
+    natural = p @ margin_loss(atoms_x, atoms_y, w, loss)
+    return p, cost, np.abs(ig).sum(1).reshape(6, -1), ig.sum(1).reshape(6, -1), after, natural
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=seeds, loss=st.sampled_from(LOSS_NAMES), rho=st.floats(0.01, 0.6))
+def test_sum_version_is_wasserstein_robust_prediction(seed, loss, rho):
+    "Proposition 4: natural risk + the constrained value with summed IG = the best risk within the transport budget."
+    w = np.random.default_rng(seed).normal(size=2) * 1.5
+    p, cost, d_l1, d_sum, after, natural = discrete_problem(seed, loss, w)
+    value_sum, _ = robust_coupling_value(p, d_sum, cost, rho)
+    value_loss, _ = robust_coupling_value(p, after, cost, rho)
+    assert abs(natural + value_sum - value_loss) < 1e-7
+    value_l1, _ = robust_coupling_value(p, d_l1, cost, rho)
+    assert value_l1 >= value_sum - 1e-9  # the l1 size is never below the sum
+
+
+def test_sum_version_through_keras_model():
+    "Proposition 4 with the IG computed numerically through the Keras model (float32, 64 steps)."
+    w = np.array([1.2, -0.8])
+    p, cost, _, d_sum, after, natural = discrete_problem(7, "logistic", w)
+    rng = np.random.default_rng(7)
+    atoms_x, atoms_y = rng.normal(size=(6, 2)), np.array([1, 1, 1, -1, -1, -1])
+    grid = np.linspace(-0.5, 0.5, 5)
+    moves = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
+    moves = moves[np.argsort(np.abs(moves).max(1), kind="stable")]
+    ig = ig_of_loss(linear_model(w), np.repeat(atoms_x, len(moves), 0), (atoms_x[:, None] + moves[None]).reshape(-1, 2),
+                    np.repeat(atoms_y, len(moves)), "logistic", steps=64)
+    assert np.allclose(ig.sum(1).reshape(6, -1), d_sum, atol=1e-5)
+    value_sum, _ = robust_coupling_value(p, ig.sum(1).reshape(6, -1), cost, 0.25)
+    value_loss, _ = robust_coupling_value(p, after, cost, 0.25)
+    assert abs(natural + value_sum - value_loss) < 1e-4
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+@pytest.mark.parametrize("rho", [0.05, 0.2])
+def test_lagrange_multiplier_makes_the_objectives_agree(loss, rho):
+    "Theorem 2: the constrained minimizer minimizes the penalized objective at its multiplier, and conversely."
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    thetas = np.stack([np.cos(angles), np.sin(angles)], 1) * 1.5
+    problems = [discrete_problem(3, loss, theta) for theta in thetas]
+    constrained = np.array([pr[5] + robust_coupling_value(pr[0], pr[2], pr[1], rho)[0] for pr in problems])
+    best = int(constrained.argmin())
+    p, cost, d_l1 = problems[best][:3]
+    _, gamma = dual_coupling_value(p, d_l1, cost, rho)
+    penalized = np.array([pr[5] + penalized_coupling_value(pr[0], pr[2], pr[1], gamma) for pr in problems])
+    assert penalized[best] <= penalized.min() + 1e-8
+    minimizers = np.flatnonzero(penalized <= penalized.min() + 1e-9)
+    assert np.all(constrained[minimizers] <= constrained.min() + 1e-7)
+    # at the optimum the constrained value is the penalized value plus the price of the budget
+    assert abs(constrained[best] - (penalized[best] + gamma * rho)) < 1e-6

@@ -170,6 +170,25 @@ def test_resume_reproduces_uninterrupted_run(digits, tmp_path):
         train(fresh(), "adversarial", data, config, seed=8, checkpoint_dir=folder)
 
 
+def test_resume_restores_dropout_randomness(digits, tmp_path):
+    "A model with a random layer resumes bit-identically: the checkpoint holds the layers' seed-generator states."
+    config = _config(epochs=3)
+    data = (digits.x_train[:100].reshape(100, -1), digits.y_train[:100])
+    def fresh():
+        keras.utils.set_random_seed(2)
+        return keras.Sequential([keras.Input((64,)), keras.layers.Dense(16, activation="relu"),
+                                 keras.layers.Dropout(0.5), keras.layers.Dense(10)])
+    straight, h1 = train(fresh(), "natural", data, config, seed=1, verbose=False)
+    folder = tmp_path / "ckpt"
+    train(fresh(), "natural", data, TrainConfig(**{**asdict(config), "epochs": 1}), seed=1, checkpoint_dir=folder,
+          verbose=False)
+    keras.utils.set_random_seed(99)  # a different global state in the "new process" must not matter
+    resumed, h2 = train(fresh(), "natural", data, config, seed=1, checkpoint_dir=folder, verbose=False)
+    assert h1["batch_loss"] == h2["batch_loss"]
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_evaluation_helpers():
     rng = np.random.default_rng(0)
     model = _logistic(3, rng)
@@ -217,6 +236,37 @@ def test_invalid_configs_raise_before_work(method, config, field, tmp_path):
 def test_one_layer_methods_refuse_deep_models(digits):
     with pytest.raises(ValueError, match="one-layer"):
         train(small_cnn((8, 8, 1), 10, width=2), "stable_ig", (digits.x_train, digits.y_train), TrainConfig(eps=0.1))
+
+
+def test_stable_ig_refuses_probability_outputs():
+    "Stable-IG is written for the logistic loss of a logit: a sigmoid output (in the layer or after it) is refused."
+    x, y = np.random.default_rng(0).normal(size=(16, 3)).astype("float32"), np.arange(16) % 2
+    in_layer = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    after = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1), keras.layers.Activation("sigmoid")])
+    for model in (in_layer, after):
+        with pytest.raises(ValueError, match="logit"):
+            train(model, "stable_ig", (x, y), TrainConfig(eps=0.1), verbose=False)
+    train(logistic_regression(3), "stable_ig", (x, y), TrainConfig(eps=0.1), verbose=False)  # a logit model is fine
+
+
+def test_labels_must_fit_the_model_outputs(digits):
+    x, y = digits.x_train[:20], digits.y_train[:20].astype("int64")
+    model = small_cnn((8, 8, 1), 10, width=2)
+    before = [w.copy() for w in model.get_weights()]
+    for bad in (np.where(np.arange(20) == 3, 10, y), np.where(np.arange(20) == 5, -1, y)):
+        with pytest.raises(ValueError, match="class indices 0..9"):
+            train(model, "natural", (x, bad), TrainConfig(), verbose=False)
+    with pytest.raises(ValueError, match="validation"):
+        train(model, "natural", (x, y), TrainConfig(validation_data=(x, np.full(20, 12))), verbose=False)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_progress_bar_by_default(capsys):
+    x, y = np.random.default_rng(1).normal(size=(40, 3)).astype("float32"), np.arange(40) % 2
+    train(logistic_regression(3), "natural", (x, y), TrainConfig(epochs=1, batch_size=10))
+    assert "4/4" in capsys.readouterr().out  # Keras progress bar over the 4 batches
+    train(logistic_regression(3), "natural", (x, y), TrainConfig(epochs=1, batch_size=10), verbose=False)
+    assert capsys.readouterr().out == ""
 
 
 def test_all_methods_listed():
