@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 DEBS := dataset-fashion-mnist r-cran-kernlab r-cran-cba
 BOOK_FLAGS := --all -W -n --keep-going
 
-.PHONY: book test venv data browser mathjax export clean-nbs pytest book-build book-cache print-book-flags bench clean help
+.PHONY: book test fuzz venv data browser mathjax export clean-nbs pytest book-build book-cache print-book-flags bench clean help
 
 help:
 	@sed -n '1,4p' Makefile
@@ -85,8 +85,19 @@ test: venv data browser mathjax
 	$(MAKE) book-build
 	$(BIN)/python -m pytest tests/ -q
 
+# Property tests with fresh random examples, FUZZ_FACTOR times as many as the deterministic CI run draws.
+# Pin every failure it finds with @example(...) on the test, so that `make test` checks it from then on.
+FUZZ_FACTOR ?= 20
+fuzz: venv data
+	ADVEX_HYPOTHESIS_PROFILE=fuzz ADVEX_FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/python -m pytest tests/ -q -m property
+
 bench: venv data
 	$(BIN)/python benchmarks/run_all.py
+
+# Every benchmark script at tiny sizes (seconds each): checks they run, measures nothing, writes nothing.
+.PHONY: bench-smoke
+bench-smoke: venv
+	$(BIN)/python benchmarks/run_all.py --smoke
 
 clean:
 	rm -rf _build

@@ -13,65 +13,30 @@ import keras
 import numpy as np
 from keras import ops
 
-from .attribution import _call, _path_points, _select, _weighted_path_sum, integrated_gradients, path_weights
+from .attribution import call_model, path_points, select_output, weighted_path_sum, integrated_gradients, path_weights
 from .attribution import saliency as attribution_saliency
 from .backend import compile_function, input_gradient, make_rng, to_numpy, value_and_input_gradient
 from .metrics import kendall_tau, topk_intersection
+from .validation import (check_array, check_bool, check_callable, check_choice, check_integer, check_labels,
+                                  check_model, check_number, check_pair_range)
 
 # %% auto 0
-__all__ = ['UNROLL', 'SALIENCY_METHODS', 'output_activation', 'default_loss', 'predict_labels', 'project', 'pgd', 'fgsm',
-           'random_sign_perturbation', 'adversarial_accuracy', 'softplus_copy', 'saliency_map', 'IFIAResult',
-           'attribution_similarity', 'ifia_topk']
+__all__ = ['UNROLL', 'UNSMOOTHABLE_ACTIVATIONS', 'SALIENCY_METHODS', 'output_activation', 'AffinePart', 'logit_model',
+           'cross_entropy', 'default_loss', 'predict_labels', 'check_labels_fit', 'project', 'pgd', 'fgsm',
+           'random_sign_perturbation', 'adversarial_correct', 'adversarial_accuracy', 'kink_slopes', 'smooth_kink',
+           'softplus_copy', 'saliency_map', 'IFIAResult', 'attribution_similarity', 'ifia_topk']
 
 # %% ../nbs/07_attacks.ipynb 6
-def _check_nonneg(name: str, value) -> float:
-    "A finite number >= 0, or a ValueError naming the argument."
-    if isinstance(value, (bool, np.bool_)) or np.ndim(value) != 0:
-        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}")
-    try: v = float(value)
-    except (TypeError, ValueError): raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}") from None
-    if not np.isfinite(v) or v < 0: raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}")
-    return v
-
-def _check_int(name: str, value, low: int = 1) -> int:
-    "An integer >= low, or a ValueError naming the argument."
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-def _check_clip(clip):
-    "None, or a pair (lo, hi) of finite numbers with lo < hi."
-    if clip is None: return None
-    try: lo, hi = (float(c) for c in clip)
-    except (TypeError, ValueError): raise ValueError(f"`clip` must be None or a pair (lo, hi), got {clip!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"`clip` must be None or a pair of finite numbers lo < hi, got {clip!r}")
-    return lo, hi
-
-def _check_x(x) -> np.ndarray:
+def _check_x(x, name: str = "x") -> np.ndarray:
     "A non-empty batch (n, ...) of finite numbers, as float32 (float64 stays float64)."
-    try: arr = np.asarray(x if isinstance(x, np.ndarray) else to_numpy(x))
-    except Exception as err: raise ValueError(f"`x` must be a numeric array, got {type(x).__name__}") from err
-    if arr.dtype.kind not in "biuf": raise ValueError(f"`x` must be a numeric array, got dtype {arr.dtype}")
-    if arr.ndim < 2 or len(arr) == 0:
-        raise ValueError(f"`x` must be a non-empty batch shaped (n, ...), got shape {arr.shape}")
-    arr = arr.astype(np.float64 if arr.dtype == np.float64 else np.float32)
-    if not np.isfinite(arr).all(): raise ValueError("`x` must hold finite values only (found NaN or inf)")
+    arr = check_array(name, to_numpy(x) if hasattr(x, "shape") and not isinstance(x, np.ndarray) else x, dtype="float")
+    if arr.ndim < 2: raise ValueError(f"`{name}` must be a batch shaped (n, ...), got shape {arr.shape}")
     return arr
 
 def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
     "Validate a batch x (n, ...) and its integer labels y (n,)."
     x = _check_x(x)
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"`y` must be a vector of {len(x)} labels (one per row of `x`), got shape {y.shape}")
-    if y.dtype.kind not in "biu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
-        raise ValueError(f"`y` must hold integer class labels, got dtype {y.dtype}")
-    if y.min() < 0: raise ValueError(f"`y` must hold class labels >= 0, got {y.min()}")
-    return x, y.astype(np.int32)
-
-def _check_model(model):
-    if not callable(model): raise TypeError(f"`model` must be a Keras model or a callable, got {type(model).__name__}")
+    return x, check_labels("y", y, len(x)).astype(np.int32)
 
 # %% ../nbs/07_attacks.ipynb 7
 _PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
@@ -82,26 +47,72 @@ def output_activation(model) -> str | None:
     name = getattr(getattr(layers[-1], "activation", None), "__name__", None) if layers else None
     return name if name in _PROBABILITY_ACTIVATIONS else None
 
+class AffinePart(keras.layers.Layer):
+    "The affine map h W + b of a Dense layer, sharing its weights, without its activation."
+    def __init__(self, dense: keras.layers.Dense, **kwargs):
+        super().__init__(dtype=dense.dtype_policy, **kwargs)
+        self.dense = dense
+
+    def call(self, h):
+        z = ops.matmul(h, self.dense.kernel)
+        return z + self.dense.bias if self.dense.use_bias else z
+
+def _logit_view(model, activation: str) -> keras.Model:
+    "A functional model computing the pre-activation of `model`'s last (sigmoid/softmax) layer with the same weights."
+    last = model.layers[-1]
+    try: inputs, hidden = model.inputs, last.input
+    except (AttributeError, ValueError): inputs = hidden = None
+    if not inputs or hidden is None:
+        raise ValueError(f"`model` ends in a {activation} but is not a functional or Sequential model, so its logits "
+                         "cannot be read: pass a model that outputs logits")
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    if isinstance(last, (keras.layers.Activation, keras.layers.Softmax)): return keras.Model(inputs, hidden)
+    if isinstance(last, keras.layers.Dense): return keras.Model(inputs, AffinePart(last)(hidden))
+    raise ValueError(f"`model` ends in a {type(last).__name__} layer with a {activation}: only a Dense or an "
+                     "Activation last layer can be read as logits; pass a model that outputs logits")
+
+def logit_model(model):
+    """The logits of `model`: the model itself when it outputs logits, else a view of it (same weights, cached) that
+    leaves out the sigmoid/softmax of its last layer. Attacks and training work on these logits."""
+    activation = output_activation(model)
+    if activation is None: return model
+    return _cached(model, "logit_view", lambda: _logit_view(model, activation))
+
+def cross_entropy(y, logits):
+    """Per-example cross-entropy (n,) of integer labels y under logits (n,), (n, 1) (binary, y in {0, 1}) or (n, k).
+
+    Written as softplus(-s z) for one logit (s = 2y - 1) and softplus(logsumexp_{j != y} (z_j - z_y)) for k logits, so
+    that neither the value nor the gradient rounds to zero before the probabilities do (|logit| ~ 80 in float32)."""
+    if len(logits.shape) == 1 or logits.shape[-1] == 1:
+        z = ops.reshape(logits, (-1,))
+        s = 2.0 * ops.cast(ops.reshape(y, (-1,)), z.dtype) - 1.0
+        return ops.softplus(-s * z)
+    onehot = ops.one_hot(ops.cast(ops.reshape(y, (-1,)), "int32"), logits.shape[-1], dtype=logits.dtype)
+    margins = logits - ops.sum(logits * onehot, axis=-1, keepdims=True)  # z_j - z_y
+    others = ops.where(onehot > 0, ops.full_like(margins, -np.inf), margins)
+    return ops.softplus(ops.logsumexp(others, axis=-1))
+
 def default_loss(model) -> Callable:
-    "Per-example cross-entropy (y, outputs) -> (n,): binary for one output, categorical for several; from logits unless the last layer is a softmax/sigmoid."
-    from_logits = output_activation(model) is None
-    def loss(y, out):
-        if len(out.shape) == 1 or out.shape[-1] == 1:  # one output: binary cross-entropy, labels in {0, 1}
-            out = ops.reshape(out, (-1, 1))
-            target = ops.cast(ops.reshape(y, (-1, 1)), out.dtype)
-            return keras.losses.binary_crossentropy(target, out, from_logits=from_logits)
-        return keras.losses.sparse_categorical_crossentropy(y, out, from_logits=from_logits)
-    return loss
+    "The per-example loss (y, logits) -> (n,) of the attacks and of training: `cross_entropy` (apply it to `logit_model(model)`)."
+    return cross_entropy
 
 def predict_labels(model, x, batch_size: int = 256) -> np.ndarray:
-    "Predicted class of each example (n,): argmax of the outputs, or output > threshold for one output."
-    _check_model(model)
-    x, batch_size = _check_x(x), _check_int("batch_size", batch_size)
-    out = np.concatenate([to_numpy(_call(model, x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
-    if out.ndim == 1 or out.shape[1] == 1:
-        threshold = 0.5 if output_activation(model) == "sigmoid" else 0.0
-        return (out.reshape(-1) > threshold).astype(np.int32)
+    "Predicted class of each example (n,): argmax of the logits, or logit > 0 for one output."
+    check_model("model", model)
+    x, batch_size = _check_x(x), check_integer("batch_size", batch_size, low=1)
+    net = logit_model(model)
+    out = np.concatenate([to_numpy(call_model(net, x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+    if out.ndim == 1 or out.shape[1] == 1: return (out.reshape(-1) > 0).astype(np.int32)
     return out.argmax(axis=1).astype(np.int32)
+
+def check_labels_fit(model, x: np.ndarray, y: np.ndarray) -> None:
+    "ValueError unless the labels y suit the model's output: {0, 1} for one logit, 0..k-1 for k logits."
+    out = to_numpy(call_model(logit_model(model), x[:1]))
+    width = 1 if out.ndim == 1 else int(out.shape[-1])
+    top = 1 if width == 1 else width - 1
+    if y.min() < 0 or y.max() > top:
+        kind = "labels in {0, 1} (one output)" if width == 1 else f"class indices 0..{top} ({width} outputs)"
+        raise ValueError(f"`y` must hold {kind}, got values from {y.min()} to {y.max()}")
 
 # %% ../nbs/07_attacks.ipynb 9
 _KERNELS = weakref.WeakKeyDictionary()
@@ -113,35 +124,31 @@ def _cached(model, key, build):
     if key not in cache: cache[key] = build()
     return cache[key]
 
-def _loss_gradient_kernel(model, loss: Callable):
-    "Compiled (x, y) -> (per-example loss, its gradient with respect to x)."
-    def kernel(x, y): return value_and_input_gradient(lambda u: loss(y, _call(model, u)), x)
-    return compile_function(kernel)
-
 def _clip_between(v, low, high):
     "Elementwise min(max(v, low), high), as np.clip does it."
     return ops.minimum(ops.maximum(v, low), high)
 
 UNROLL = 10  # PGD steps per compiled call: longer attacks chain several calls
 
-def _pgd_loop_kernel(model, loss: Callable, steps: int):
-    "Compiled (x, y, x_start, eps, step_size, lo, hi) -> x' after `steps` projected sign-ascent steps (unrolled)."
+def _pgd_loop_kernel(net, loss: Callable, steps: int):
+    "Compiled (x, y, x_start, eps, step_size, lo, hi) -> x' after `steps` projected sign-ascent steps on loss(y, net(x')) (unrolled)."
     def run(x, y, x_adv, eps, step_size, lo, hi):
         low, high = x - eps, x + eps
         for _ in range(steps):  # unrolled at trace time: measured faster than a compiled while loop around a gradient
-            grad = input_gradient(lambda u: loss(y, _call(model, u)), x_adv)
+            grad = input_gradient(lambda u: loss(y, call_model(net, u)), x_adv)
             x_adv = _clip_between(_clip_between(x_adv + step_size * ops.sign(grad), low, high), lo, hi)
         return x_adv
     return compile_function(run)
 
 def _kernel(model, loss):
-    "steps -> the compiled PGD loop of `model` for `loss` (None: cross-entropy, cached per model and step count)."
+    "steps -> the compiled PGD loop on the logits of `model` for `loss` (None: cross-entropy, cached per model and step count)."
+    net = logit_model(model)
     if loss is None:
-        return lambda steps: _cached(model, ("pgd_loop", steps), lambda: _pgd_loop_kernel(model, default_loss(model), steps))
-    if not callable(loss): raise TypeError(f"`loss` must be None or a callable (y, outputs) -> (n,), got {type(loss).__name__}")
+        return lambda steps: _cached(model, ("pgd_loop", steps), lambda: _pgd_loop_kernel(net, cross_entropy, steps))
+    if not callable(loss): raise TypeError(f"`loss` must be None or a callable (y, logits) -> (n,), got {type(loss).__name__}")
     kernels = {}
     def kernel(steps):
-        if steps not in kernels: kernels[steps] = _pgd_loop_kernel(model, loss, steps)
+        if steps not in kernels: kernels[steps] = _pgd_loop_kernel(net, loss, steps)
         return kernels[steps]
     return kernel
 
@@ -156,22 +163,27 @@ def _run_pgd(kernel, x, y, x_adv, scalars, steps: int):
 
 def project(x_adv, x, eps: float, clip=(0.0, 1.0)) -> np.ndarray:
     "Project x_adv onto the l_inf ball of radius eps around x, then onto the data range `clip` (None: no range)."
+    x = _check_x(x)
+    x_adv = _check_x(x_adv, "x_adv")
+    if x_adv.shape != x.shape: raise ValueError(f"`x_adv` must have the shape of `x` {x.shape}, got {x_adv.shape}")
+    eps, clip = check_number("eps", eps, low=0), check_pair_range("clip", clip)
     out = np.clip(x_adv, x - eps, x + eps)
     return out if clip is None else np.clip(out, clip[0], clip[1])
-
-_project = project  # the name of the first exported version, kept for callers that still use it
 
 def pgd(model, x, y, eps: float, steps: int = 40, step_size: float | None = 0.01, *, random_start: bool = True,
         clip=(0.0, 1.0), loss: Callable | None = None, seed: int = 0) -> np.ndarray:
     """l_inf projected gradient ascent on the loss; returns x' with ||x' - x||_inf <= eps, inside `clip`.
 
-    model outputs logits (see `default_loss`); y: int labels (n,); step_size None: 2.5 eps / steps;
-    loss: None (cross-entropy) or a callable (y, outputs) -> per-example loss (n,).
+    The loss is taken on the logits (`logit_model`: a sigmoid/softmax last layer is left out, so saturated outputs still
+    give a direction); y: int labels (n,); step_size None: 2.5 eps / steps;
+    loss: None (`cross_entropy`) or a callable (y, logits) -> per-example loss (n,).
     """
-    _check_model(model)
+    check_model("model", model)
     x, y = _check_xy(x, y)
-    eps, steps, clip = _check_nonneg("eps", eps), _check_int("steps", steps), _check_clip(clip)
-    step_size = 2.5 * eps / steps if step_size is None else _check_nonneg("step_size", step_size)
+    eps, steps, clip = check_number("eps", eps, low=0), check_integer("steps", steps, low=1), check_pair_range("clip", clip)
+    step_size = 2.5 * eps / steps if step_size is None else check_number("step_size", step_size, low=0)
+    random_start = check_bool("random_start", random_start)
+    check_labels_fit(model, x, y)
     kernel = _kernel(model, loss)
     x_adv = x + make_rng(seed).uniform(-eps, eps, size=x.shape).astype(x.dtype) if random_start else x
     x_adv = project(x_adv, x, eps, clip)
@@ -181,22 +193,23 @@ def pgd(model, x, y, eps: float, steps: int = 40, step_size: float | None = 0.01
 
 def fgsm(model, x, y, eps: float, *, clip=(0.0, 1.0), loss: Callable | None = None) -> np.ndarray:
     "The fast gradient sign method: x + eps sign(grad loss), projected to `clip`; one PGD step from x of size eps."
-    eps = _check_nonneg("eps", eps)
+    eps = check_number("eps", eps, low=0)
     return pgd(model, x, y, eps, steps=1, step_size=eps, random_start=False, clip=clip, loss=loss)
 
 def random_sign_perturbation(x, eps: float, *, clip=(0.0, 1.0), seed: int = 0) -> np.ndarray:
     "x + eps * s with independent random signs s = +-1 (a vertex of the eps-box chosen at random), projected to `clip`."
-    x, eps, clip = _check_x(x), _check_nonneg("eps", eps), _check_clip(clip)
+    x, eps, clip = _check_x(x), check_number("eps", eps, low=0), check_pair_range("clip", clip)
     signs = make_rng(seed).choice(np.array([-1.0, 1.0], dtype=x.dtype), size=x.shape)
     return project(x + eps * signs, x, eps, clip)
 
-# %% ../nbs/07_attacks.ipynb 17
-def adversarial_accuracy(model, x, y, eps: float, steps: int = 40, step_size: float | None = None, restarts: int = 1,
-                         batch_size: int = 256, seed: int = 0, *, clip=(0.0, 1.0)) -> float:
-    "Fraction of examples classified correctly at x and at the PGD point of every restart (worst case over restarts)."
-    _check_model(model)
+# %% ../nbs/07_attacks.ipynb 19
+def adversarial_correct(model, x, y, eps: float, steps: int = 40, step_size: float | None = None, restarts: int = 1,
+                        batch_size: int = 256, seed: int = 0, *, clip=(0.0, 1.0)) -> np.ndarray:
+    "Per example (bool, (n,)): classified correctly at x and at the PGD point of every restart."
+    check_model("model", model)
     x, y = _check_xy(x, y)
-    restarts, batch_size = _check_int("restarts", restarts), _check_int("batch_size", batch_size)
+    restarts, batch_size = check_integer("restarts", restarts, low=1), check_integer("batch_size", batch_size, low=1)
+    check_labels_fit(model, x, y)
     robust = predict_labels(model, x, batch_size) == y
     starts = range(0, len(x), batch_size)
     seeds = make_rng(seed).integers(0, 2 ** 31, size=(restarts, len(starts)))  # one independent start per restart and batch
@@ -205,43 +218,79 @@ def adversarial_accuracy(model, x, y, eps: float, steps: int = 40, step_size: fl
             rows = slice(start, start + batch_size)
             x_adv = pgd(model, x[rows], y[rows], eps, steps, step_size, clip=clip, seed=int(seeds[r, b]))
             robust[rows] &= predict_labels(model, x_adv, batch_size) == y[rows]
-    return float(robust.mean())
+    return robust
 
-# %% ../nbs/07_attacks.ipynb 25
+def adversarial_accuracy(model, x, y, eps: float, steps: int = 40, step_size: float | None = None, restarts: int = 1,
+                         batch_size: int = 256, seed: int = 0, *, clip=(0.0, 1.0)) -> float:
+    "Fraction of examples classified correctly at x and at the PGD point of every restart (worst case over restarts)."
+    return float(adversarial_correct(model, x, y, eps, steps, step_size, restarts, batch_size, seed, clip=clip).mean())
+
+# %% ../nbs/07_attacks.ipynb 27
+UNSMOOTHABLE_ACTIVATIONS = ("relu6", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "hard_shrink",
+                            "soft_shrink", "threshold")
+
+def kink_slopes(activation) -> tuple[float, float] | None:
+    "(a, b) when activation(z) = a max(z, 0) + b min(z, 0) with a != b (a ReLU-type kink at 0), else None."
+    z = np.array([-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0], np.float32)
+    try: f = to_numpy(activation(ops.convert_to_tensor(z))).astype(np.float64)
+    except Exception: return None
+    a, b = f[5], -f[1]
+    if f.shape != z.shape or not np.allclose(f, a * np.maximum(z, 0) + b * np.minimum(z, 0), atol=1e-6): return None
+    return (float(a), float(b)) if abs(a - b) > 1e-6 else None
+
+def smooth_kink(a: float, b: float, beta: float) -> Callable:
+    "a softplus_beta(z) - b softplus_beta(-z): the smooth version of a max(z, 0) + b min(z, 0), within (a + b) log 2 / beta."
+    def smooth(z): return (a * ops.softplus(beta * z) - b * ops.softplus(-beta * z)) / beta
+    return smooth
+
+def _smooth_layer(layer, beta: float):
+    "The layer with its piecewise-linear activation smoothed, the layer unchanged when it has none, or a ValueError."
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.ReLU):
+        if config.get("max_value") is not None or config.get("threshold", 0.0) != 0.0:
+            raise ValueError(f"layer {layer.name!r}: softplus_copy cannot smooth a ReLU with max_value or threshold")
+        return keras.layers.Activation(smooth_kink(1.0, float(config.get("negative_slope", 0.0)), beta), name=layer.name)
+    if isinstance(layer, keras.layers.LeakyReLU):
+        return keras.layers.Activation(smooth_kink(1.0, float(config["negative_slope"]), beta), name=layer.name)
+    if isinstance(layer, keras.layers.PReLU):
+        raise ValueError(f"layer {layer.name!r}: softplus_copy cannot smooth a PReLU (learned slopes)")
+    activation = getattr(layer, "activation", None)
+    if activation is None or "activation" not in config: return layer.__class__.from_config(config)
+    name = getattr(activation, "__name__", str(activation))
+    if name in UNSMOOTHABLE_ACTIVATIONS:
+        raise ValueError(f"layer {layer.name!r} uses the piecewise-linear activation {name!r}, which softplus_copy cannot smooth")
+    slopes = kink_slopes(activation)
+    if slopes is not None: config["activation"] = smooth_kink(*slopes, beta)
+    return layer.__class__.from_config(config)
+
 def softplus_copy(model, beta: float = 10.0) -> keras.Model:
-    "A copy of a functional/Sequential Keras model with every ReLU replaced by softplus_beta(z) = log(1 + exp(beta z)) / beta; same weights."
-    beta = _check_nonneg("beta", beta)
+    """A copy of a functional/Sequential Keras model, same weights, with every ReLU-type activation a max(z, 0) + b min(z, 0)
+    (ReLU, leaky ReLU of any slope) replaced by a softplus_beta(z) - b softplus_beta(-z), softplus_beta(z) = log(1 + exp(beta z)) / beta.
+    Other piecewise-linear activations (relu6, hard_sigmoid, PReLU, ...) are refused with a ValueError naming the layer."""
+    beta = check_number("beta", beta, low=0)
     if beta == 0: raise ValueError("`beta` must be > 0")
     if not isinstance(model, keras.Model): raise TypeError(f"`model` must be a Keras functional or Sequential model, got {type(model).__name__}")
-    def smooth_relu(z): return ops.softplus(beta * z) / beta
-    def swap(layer):
-        config = layer.get_config()
-        if isinstance(layer, keras.layers.ReLU): return keras.layers.Activation(smooth_relu, name=layer.name)
-        if config.get("activation") in ("relu", keras.activations.relu):
-            config["activation"] = smooth_relu
-        return layer.__class__.from_config(config)
-    copy = keras.models.clone_model(model, clone_function=swap)
+    copy = keras.models.clone_model(model, clone_function=lambda layer: _smooth_layer(layer, beta))
     copy.set_weights(model.get_weights())
     return copy
 
 SALIENCY_METHODS = ("ig", "gradient")
 
 def _check_saliency(method) -> str:
-    if method not in SALIENCY_METHODS:
-        raise ValueError(f"`saliency` must be one of {SALIENCY_METHODS}, got {method!r}")
-    return method
+    return check_choice("saliency", method, SALIENCY_METHODS)
 
 def saliency_map(model, x, y, steps: int = 100, batch_size: int | None = None, method: str = "ig") -> np.ndarray:
     """Feature importance of the IFIA papers, summed over channels for images (n, H, W, C) -> (n, H, W): |IG| (zero
-    baseline, logit of the true label y) for method="ig", the simple gradient |dF_y/dx| for method="gradient"."""
+    baseline, logit of the true label y) for method="ig", the simple gradient |dF_y/dx| of that logit for method="gradient"."""
     x, y = _check_xy(x, y)
+    net = logit_model(model)
     if _check_saliency(method) == "ig":
-        attributions = np.abs(integrated_gradients(model, x, target=y, steps=steps, batch_size=batch_size))
+        attributions = np.abs(integrated_gradients(net, x, target=y, steps=steps, batch_size=batch_size))
     else:
-        attributions = np.abs(attribution_saliency(model, x, target=y))
+        attributions = np.abs(attribution_saliency(net, x, target=y))
     return attributions.sum(axis=-1) if x.ndim == 4 else attributions
 
-# %% ../nbs/07_attacks.ipynb 26
+# %% ../nbs/07_attacks.ipynb 28
 def _topk_mask(saliency: np.ndarray, k: int) -> np.ndarray:
     "0/1 mask (n, ...) of the k largest entries of each example's map."
     flat = saliency.reshape(len(saliency), -1)
@@ -254,22 +303,22 @@ def _topk_mass_kernel(model, ig_steps: int, channels: bool, method: str = "ig"):
     "Compiled (x, mask, y) -> gradient with respect to x of the saliency mass on the mask, differentiating through the map."
     alphas, weights = (ops.convert_to_tensor(a) for a in path_weights(ig_steps))
     def ig_map(x, y):
-        points, shape, dx = _path_points(x, ops.zeros_like(x), alphas)
+        points, shape, dx = path_points(x, ops.zeros_like(x), ops.cast(alphas, x.dtype))
         target = ops.repeat(y, len(alphas))
-        grads = input_gradient(lambda p: _select(_call(model, p), target, "index"), points, create_graph=True)
-        return _weighted_path_sum(grads, shape, ops.cast(weights, grads.dtype)) * dx
+        grads = input_gradient(lambda p: select_output(call_model(model, p), target, "index"), points, create_graph=True)
+        return weighted_path_sum(grads, shape, ops.cast(weights, grads.dtype)) * dx
     def gradient_map(x, y):
-        return input_gradient(lambda p: _select(_call(model, p), y, "index"), x, create_graph=True)
+        return input_gradient(lambda p: select_output(call_model(model, p), y, "index"), x, create_graph=True)
     attribution = ig_map if method == "ig" else gradient_map
     def topk_mass(x, mask, y):
         saliency = ops.abs(attribution(x, y))
         if channels: saliency = ops.sum(saliency, axis=-1)
         flat = ops.reshape(saliency, (ops.shape(x)[0], -1))
         # the share of the attacked set in the whole map: lowering it moves importance elsewhere, not just shrinks the map
-        return ops.sum(flat * ops.reshape(mask, ops.shape(flat)), axis=1) / (ops.sum(flat, axis=1) + 1e-12)
+        return ops.sum(flat * ops.cast(ops.reshape(mask, ops.shape(flat)), flat.dtype), axis=1) / (ops.sum(flat, axis=1) + 1e-12)
     return compile_function(lambda x, mask, y: input_gradient(lambda u: topk_mass(u, mask, y), x))
 
-# %% ../nbs/07_attacks.ipynb 27
+# %% ../nbs/07_attacks.ipynb 29
 @dataclass
 class IFIAResult:
     "Outcome of the top-k Iterative Feature Importance Attack; metrics are NaN where `evaluated` is False."
@@ -287,10 +336,10 @@ class IFIAResult:
 def attribution_similarity(model, x, x_perturbed, y, k: int, ig_steps: int = 100) -> tuple[np.ndarray, np.ndarray]:
     "(top-k intersection, Kendall's tau) per example between the saliency maps of `model` at x and at x_perturbed."
     x, y = _check_xy(x, y)
-    x_perturbed = _check_x(x_perturbed)
+    x_perturbed = _check_x(x_perturbed, "x_perturbed")
     if x_perturbed.shape != x.shape: raise ValueError(f"`x_perturbed` must have the shape of `x` {x.shape}, got {x_perturbed.shape}")
     before, after = saliency_map(model, x, y, ig_steps), saliency_map(model, x_perturbed, y, ig_steps)
-    k = _check_int("k", k)
+    k = check_integer("k", k, low=1)
     if k > before[0].size: raise ValueError(f"`k` must be at most the map size {before[0].size}, got {k}")
     return topk_intersection(before, after, k, batched=True), kendall_tau(before, after, batched=True)
 
@@ -305,16 +354,17 @@ def ifia_topk(model, x, y, eps: float, k: int, steps: int, step_size: float, res
     saliency: "ig" (|IG|, the NeurIPS main tables) or "gradient" (the simple gradient, NeurIPS Table 4).
     """
     saliency = _check_saliency(saliency)
-    _check_model(model)
+    check_model("model", model)
     x, y = _check_xy(x, y)
-    eps, clip = _check_nonneg("eps", eps), _check_clip(clip)
-    steps, restarts, step_size = _check_int("steps", steps), _check_int("restarts", restarts), _check_nonneg("step_size", step_size)
-    ig_steps = _check_int("ig_steps", ig_steps)
-    attack_ig_steps = ig_steps if attack_ig_steps is None else _check_int("attack_ig_steps", attack_ig_steps)
+    check_labels_fit(model, x, y)
+    eps, clip = check_number("eps", eps, low=0), check_pair_range("clip", clip)
+    steps, restarts, step_size = check_integer("steps", steps, low=1), check_integer("restarts", restarts, low=1), check_number("step_size", step_size, low=0)
+    ig_steps = check_integer("ig_steps", ig_steps, low=1)
+    attack_ig_steps = ig_steps if attack_ig_steps is None else check_integer("attack_ig_steps", attack_ig_steps, low=1)
     map_size = int(np.prod(x.shape[1:-1] if x.ndim == 4 else x.shape[1:]))
-    k = _check_int("k", k)
+    k = check_integer("k", k, low=1)
     if k > map_size: raise ValueError(f"`k` must be at most the saliency map size {map_size}, got {k}")
-    eval_k = k if eval_k is None else _check_int("eval_k", eval_k)
+    eval_k = k if eval_k is None else check_integer("eval_k", eval_k, low=1)
     if eval_k > map_size: raise ValueError(f"`eval_k` must be at most the saliency map size {map_size}, got {eval_k}")
 
     n = len(x)
@@ -324,7 +374,7 @@ def ifia_topk(model, x, y, eps: float, k: int, steps: int, step_size: float, res
     xe, ye = x[evaluated], y[evaluated]
     original = saliency_map(model, xe, ye, ig_steps, method=saliency)
     mask = _topk_mask(original, k)
-    softplus_beta = _check_nonneg("softplus_beta", softplus_beta)
+    softplus_beta = check_number("softplus_beta", softplus_beta, low=0)
     smooth, kernel = _cached(model, ("ifia", softplus_beta, attack_ig_steps, x.ndim == 4, saliency),
                              lambda: _smooth_kernel(model, softplus_beta, attack_ig_steps, x.ndim == 4, saliency))
     smooth.set_weights(model.get_weights())  # the model may have been trained since the copy was cached
@@ -350,7 +400,7 @@ def ifia_topk(model, x, y, eps: float, k: int, steps: int, step_size: float, res
 def _smooth_kernel(model, beta: float, ig_steps: int, channels: bool, method: str = "ig"):
     "The softplus copy of `model` and the compiled top-k share gradient through it."
     smooth = softplus_copy(model, beta)
-    return smooth, _topk_mass_kernel(smooth, ig_steps, channels, method)
+    return smooth, _topk_mass_kernel(logit_model(smooth), ig_steps, channels, method)
 
 def _same_label(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     "Boolean mask (n, 1, ..., 1) of the examples the model still assigns label y, broadcastable against x."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from dataclasses import dataclass
 from typing import Callable
 
 import keras
@@ -14,29 +15,22 @@ import numpy as np
 from keras import ops
 
 from .backend import compile_function, input_gradient, to_numpy, value_and_input_gradient
+from .validation import ArgumentTypeError, check_array, check_bool, check_choice, check_integer, check_model, refuse
 
 # %% auto 0
-__all__ = ['METHODS', 'DEFAULT_BATCH_SIZE', 'ACTIVATIONS', 'path_weights', 'integrated_gradients', 'model_outputs',
-           'completeness_gap', 'linear_ig', 'input_layer_name', 'split_model', 'layer_integrated_gradients',
-           'deep_shap', 'saliency']
+__all__ = ['METHODS', 'DEFAULT_BATCH_SIZE', 'ACTIVATIONS', 'SPACES', 'path_weights', 'call_model', 'select_output', 'path_points',
+           'weighted_path_sum', 'chunk_plan', 'integrated_gradients', 'model_outputs', 'completeness_gap', 'linear_ig',
+           'input_layer_name', 'split_model', 'layer_integrated_gradients', 'deep_shap', 'saliency', 'Curve',
+           'straight_curve', 'power_curve', 'path_integrated_gradients', 'layer_path_integrated_gradients']
 
 # %% ../nbs/04_attribution.ipynb 7
 METHODS = ("riemann_left", "riemann_right", "riemann_midpoint", "riemann_trapezoid")
 DEFAULT_BATCH_SIZE = 4096
 
-def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"`steps` must be an integer >= 1, got {steps!r}")
-    return int(steps)
-
-def _check_method(method) -> str:
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
-    return method
 
 def path_weights(steps: int, method: str = "riemann_trapezoid") -> tuple[np.ndarray, np.ndarray]:
     "Points alpha_k in [0, 1] and weights c_k of a Riemann rule, so that int_0^1 g ~ sum_k c_k g(alpha_k)."
-    m, method = _check_steps(steps), _check_method(method)
+    m, method = check_integer("steps", steps, low=1), check_choice("method", method, METHODS)
     k = np.arange(m, dtype=np.float64)
     alphas = {"riemann_left": k / m, "riemann_right": (k + 1) / m, "riemann_midpoint": (k + 0.5) / m,
               "riemann_trapezoid": np.arange(m + 1) / m}[method]
@@ -47,28 +41,15 @@ def path_weights(steps: int, method: str = "riemann_trapezoid") -> tuple[np.ndar
 # %% ../nbs/04_attribution.ipynb 10
 def _as_batch(x, name: str = "x") -> np.ndarray:
     "Validate an input batch: numeric, finite, shaped (n, ...) with n >= 1; return float32."
-    try:
-        arr = np.asarray(x if isinstance(x, np.ndarray) else to_numpy(x))
-    except Exception as err:
-        raise TypeError(f"`{name}` must be a numeric array, got {type(x).__name__}") from err
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` must be a numeric array, got dtype {arr.dtype}")
+    arr = check_array(name, x, min_rows=0, finite=False)
     if arr.ndim < 2 or arr.shape[0] == 0:
         raise ValueError(f"`{name}` must be a non-empty batch shaped (n, ...), got shape {arr.shape}")
-    arr = arr.astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"`{name}` must hold finite values only (found NaN or inf)")
-    return arr
+    return check_array(name, arr, dtype=np.float32)
 
 def _baseline_for(x: np.ndarray, baseline) -> np.ndarray:
     "The baseline as an array shaped like x: zeros for None, else broadcast (one example or the whole batch)."
     if baseline is None: return np.zeros_like(x)
-    try:
-        u = np.asarray(baseline if isinstance(baseline, np.ndarray) else to_numpy(baseline))
-    except Exception as err:
-        raise TypeError(f"`baseline` must be a numeric array or None, got {type(baseline).__name__}") from err
-    if u.dtype.kind not in "biuf":
-        raise TypeError(f"`baseline` must be a numeric array or None, got dtype {u.dtype}")
+    u = check_array("baseline", baseline, min_rows=0, finite=False)
     try:
         if np.broadcast_shapes(u.shape, x.shape) != x.shape: raise ValueError
     except ValueError:
@@ -80,21 +61,18 @@ def _baseline_for(x: np.ndarray, baseline) -> np.ndarray:
 
 def _check_batch_size(batch_size) -> int:
     if batch_size is None: return DEFAULT_BATCH_SIZE
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer or None, got {batch_size!r}")
-    return int(batch_size)
+    return check_integer("batch_size", batch_size, low=1)
 
 def _check_model(model):
-    if not callable(model):
-        raise TypeError(f"`model` must be a Keras model or a callable on a batch, got {type(model).__name__}")
+    check_model("model", model)
 
 # %% ../nbs/04_attribution.ipynb 12
-def _call(model, x):
+def call_model(model, x):
     "Run a Keras layer/model in inference mode, or call a plain function."
     if isinstance(model, keras.layers.Layer): return model(x, training=False)
     return model(x)
 
-def _select(out, target, mode: str):
+def select_output(out, target, mode: str):
     "One scalar per example: the output (mode 'scalar') or its column target[j] (mode 'index')."
     if mode == "scalar": return ops.reshape(out, (-1,))
     return ops.take_along_axis(out, ops.expand_dims(target, 1), axis=1)[:, 0]
@@ -116,7 +94,7 @@ def _output_width(model, x: np.ndarray):
     "None when the model returns one value per example, else the number of columns k of its (n, k) output."
     cache, key = _model_cache(model), ("width", x.shape[1:])
     if key not in cache:
-        out = to_numpy(_call(model, x[:1]))
+        out = to_numpy(call_model(model, x[:1]))
         if out.ndim not in (1, 2) or out.shape[0] != 1:
             raise ValueError(f"`model` must map a batch (n, ...) to outputs shaped (n,) or (n, k); "
                              f"a batch of one gave shape {out.shape}")
@@ -144,7 +122,7 @@ def _resolve_target(target, n: int, width) -> tuple[str, np.ndarray]:
     return "index", t.astype(np.int32)
 
 # %% ../nbs/04_attribution.ipynb 14
-def _path_points(x, u, alphas):
+def path_points(x, u, alphas):
     "The (n_e * n_a, ...) batch of points u + alpha_k (x - u), example-major, and its (n_e, n_a, ...) shape."
     feature_ones = (1,) * (len(x.shape) - 1)
     dx = x - u
@@ -152,7 +130,7 @@ def _path_points(x, u, alphas):
     shape = ops.shape(points)
     return ops.reshape(points, (-1,) + tuple(x.shape[1:])), shape, dx
 
-def _weighted_path_sum(values, shape, weights):
+def weighted_path_sum(values, shape, weights):
     "Contract per-point values (n_e * n_a, ...) with the rule's weights: returns (n_e, ...)."
     values = ops.reshape(values, tuple(shape[:2]) + tuple(values.shape[1:]))
     return ops.sum(values * ops.reshape(weights, (1, -1) + (1,) * (len(values.shape) - 2)), axis=1)
@@ -162,7 +140,7 @@ def _weighted_path_output(model, v, dx, alphas, weights, target, mode):
     feature_ones = (1,) * (len(dx.shape) - 1)
     alphas = ops.cast(alphas, dx.dtype)
     points = ops.expand_dims(v, 1) + ops.reshape(alphas, (1, -1) + feature_ones) * ops.expand_dims(dx, 1)
-    values = _select(_call(model, ops.reshape(points, (-1,) + tuple(dx.shape[1:]))), target, mode)
+    values = select_output(call_model(model, ops.reshape(points, (-1,) + tuple(dx.shape[1:]))), target, mode)
     weights = ops.cast(weights, values.dtype)  # a float64 model keeps its precision
     return ops.sum(ops.reshape(values, (-1, ops.shape(alphas)[0])) * ops.expand_dims(weights, 0), axis=1)
 
@@ -184,7 +162,7 @@ def _kernel_for(model, key, build):
     return cache[key]
 
 # %% ../nbs/04_attribution.ipynb 16
-def _chunk_plan(n: int, p: int, batch_size: int) -> tuple[int, int]:
+def chunk_plan(n: int, p: int, batch_size: int) -> tuple[int, int]:
     "Examples per chunk and path points per chunk, equal for all chunks, with at most batch_size points each."
     n_points = min(p, batch_size)
     per_chunk = max(1, batch_size // n_points)
@@ -194,7 +172,7 @@ def _chunk_plan(n: int, p: int, batch_size: int) -> tuple[int, int]:
 def _run_chunks(kernel, x, u, alphas, weights, target, batch_size: int) -> np.ndarray:
     "Evaluate the kernel on equal-sized chunks of (examples x path points) and sum over the path chunks."
     n, p = len(x), len(alphas)
-    n_ex, n_pts = _chunk_plan(n, p, batch_size)
+    n_ex, n_pts = chunk_plan(n, p, batch_size)
     pad = -p % n_pts
     alphas = np.concatenate([alphas, np.zeros(pad, np.float32)])
     weights = np.concatenate([weights, np.zeros(pad, np.float32)])
@@ -245,7 +223,7 @@ def _dense_ig_kernel(parts_ref: Callable, mode: str):
         delta = ops.matmul(dx, w)
         z_u = ops.matmul(u, w) + dense.bias if dense.use_bias else ops.matmul(u, w)
         activation = dense.activation or (lambda z: z)
-        model = lambda z: _call(tail, activation(z))
+        model = lambda z: call_model(tail, activation(z))
         summed = input_gradient(lambda v: _weighted_path_output(model, v, delta, alphas, weights, target, mode), z_u)
         return ops.matmul(summed, ops.transpose(w)) * dx
     return compile_function(kernel)
@@ -278,13 +256,14 @@ def model_outputs(model, x, target=None) -> np.ndarray:
     _check_model(model)
     x = _as_batch(x)
     mode, t = _resolve_target(target, len(x), _output_width(model, x))
-    return to_numpy(_select(_call(model, x), t, mode)).astype(np.float64)
+    return to_numpy(select_output(call_model(model, x), t, mode)).astype(np.float64)
 
 def completeness_gap(model, x, attributions, baseline=None, target=None) -> np.ndarray:
     "sum(attributions) - (F(x) - F(u)) per example, (n,); attributions may be to the input or to a hidden layer."
+    _check_model(model)
     x = _as_batch(x)
     u = _baseline_for(x, baseline)
-    a = np.asarray(attributions, dtype=np.float64)
+    a = check_array("attributions", attributions, min_rows=0, dtype=np.float64)
     if a.ndim < 1 or a.shape[0] != len(x):
         raise ValueError(f"`attributions` must have one row per example of `x` ({len(x)}), got shape {a.shape}")
     change = model_outputs(model, x, target) - model_outputs(model, u, target)
@@ -317,10 +296,7 @@ def _activation_pair(activation) -> tuple[Callable, Callable]:
     return fn, derivative
 
 def _as_float_array(a, name: str, check_finite: bool = True) -> np.ndarray:
-    try: arr = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as err: raise TypeError(f"`{name}` must be a numeric array") from err
-    if check_finite and not np.isfinite(arr).all(): raise ValueError(f"`{name}` must hold finite values only (found NaN or inf)")
-    return arr
+    return check_array(name, a, min_rows=0, finite=check_finite, dtype=np.float64)
 
 def linear_ig(x, baseline, w, activation="sigmoid") -> np.ndarray:
     """Exact IG of F(x) = A(<w, x>) (Lemma 4.1), float64, shaped like x.
@@ -354,6 +330,9 @@ def linear_ig(x, baseline, w, activation="sigmoid") -> np.ndarray:
 # %% ../nbs/04_attribution.ipynb 42
 def input_layer_name(model) -> str:
     "The name of the input layer of a one-input Keras model (Sequential models do not list it in `model.layers`)."
+    try: inputs = model.inputs if isinstance(model, keras.Model) else None
+    except (AttributeError, ValueError): inputs = None
+    if not inputs: refuse("model", "a built Keras model with a `keras.Input`", model, ArgumentTypeError)
     history = getattr(model.inputs[0], "_keras_history", None)
     return history[0].name if history is not None else model.inputs[0].name
 
@@ -386,23 +365,27 @@ def split_model(model, layer_name: str) -> tuple[keras.Model, keras.Model]:
     return head, tail
 
 # %% ../nbs/04_attribution.ipynb 43
+def _layer_terms(head, tail, points, directions, target, mode: str):
+    "grad f(h(p)) * J_h(p) d at each point p with input velocity d: the integrand of layer IG, shaped like the layer."
+    n_features = int(np.prod(points.shape[1:]))
+    layer = call_model(head, points)
+    n_units = int(np.prod(layer.shape[1:]))
+    def along_path(v):  # <J_h^T v, d> per point; its gradient in v is the velocity J_h d
+        pulled = input_gradient(
+            lambda p: ops.sum(ops.reshape(call_model(head, p) * v, (-1, n_units)), axis=1), points, create_graph=True)
+        return ops.sum(ops.reshape(pulled * directions, (-1, n_features)), axis=1)
+    _, velocity = value_and_input_gradient(along_path, ops.zeros_like(layer))
+    _, grads = value_and_input_gradient(lambda h: select_output(call_model(tail, h), target, mode), layer)
+    return grads * velocity
+
 def _layer_ig_kernel(parts_ref: Callable, mode: str):
     "Compiled (x, u, alphas, weights, target per point) -> sum_k c_k grad f(gamma(alpha_k)) * gamma'(alpha_k)."
     def kernel(x, u, alphas, weights, target):
         _TRACES["layer_integrated_gradients"] += 1
         head, tail = parts_ref()
-        points, shape, dx = _path_points(x, u, alphas)
+        points, shape, dx = path_points(x, u, alphas)
         directions = ops.reshape(ops.broadcast_to(ops.expand_dims(dx, 1), shape), ops.shape(points))
-        n_features = int(np.prod(points.shape[1:]))
-        layer = _call(head, points)
-        n_units = int(np.prod(layer.shape[1:]))
-        def along_path(v):  # <J_h^T v, x - u> per point; its gradient in v is the velocity J_h (x - u)
-            pulled = input_gradient(
-                lambda p: ops.sum(ops.reshape(_call(head, p) * v, (-1, n_units)), axis=1), points, create_graph=True)
-            return ops.sum(ops.reshape(pulled * directions, (-1, n_features)), axis=1)
-        _, velocity = value_and_input_gradient(along_path, ops.zeros_like(layer))
-        _, grads = value_and_input_gradient(lambda h: _select(_call(tail, h), target, mode), layer)
-        return _weighted_path_sum(grads * velocity, shape, weights)
+        return weighted_path_sum(_layer_terms(head, tail, points, directions, target, mode), shape, weights)
     return compile_function(kernel)
 
 def layer_integrated_gradients(model, layer_name: str, x, baseline=None, target=None, steps: int = 50,
@@ -466,6 +449,7 @@ def deep_shap(model, x, background, target, return_gap: bool = False):
     target: an int or an int array (n,) of classes (true or predicted labels: the caller's choice).
     return_gap: also return the additivity gap sum(phi) - (F_t(x) - mean_b F_t(b)), float64 (n,).
     """
+    return_gap = check_bool("return_gap", return_gap)
     x = _as_batch(x)
     background = _as_batch(background, "background")
     if background.shape[1:] != x.shape[1:]:
@@ -488,7 +472,7 @@ def deep_shap(model, x, background, target, return_gap: bool = False):
         phi[rows] = values.reshape(x[rows].shape)
     if not return_gap:
         return phi
-    background_mean = to_numpy(_call(wrapped, background)).astype(np.float64).mean(axis=0)  # per class, (k,)
+    background_mean = to_numpy(call_model(wrapped, background)).astype(np.float64).mean(axis=0)  # per class, (k,)
     change = model_outputs(wrapped, x, t) - background_mean[t]
     return phi, phi.reshape(len(x), -1).astype(np.float64).sum(axis=1) - change
 
@@ -496,7 +480,7 @@ def _saliency_kernel(model_ref: Callable, mode: str):
     "Compiled (x, target) -> gradient of the selected output w.r.t. x."
     def kernel(x, target):
         model = model_ref()
-        return input_gradient(lambda p: ops.sum(_select(_call(model, p), target, mode)), x)
+        return input_gradient(lambda p: ops.sum(select_output(call_model(model, p), target, mode)), x)
     return compile_function(kernel)
 
 def saliency(model, x, target=None) -> np.ndarray:
@@ -509,3 +493,137 @@ def saliency(model, x, target=None) -> np.ndarray:
     mode, t = _resolve_target(target, len(x), _output_width(model, x))
     kernel = _kernel_for(model, ("saliency", mode), lambda ref: _saliency_kernel(ref, mode))
     return to_numpy(kernel(x, t)).astype(np.float32)
+
+# %% ../nbs/04_attribution.ipynb 57
+@dataclass(frozen=True)
+class Curve:
+    """A path r(alpha) from the baseline (alpha = 0) to the input (alpha = 1) and its derivative r'(alpha).
+
+    position and velocity take (alphas (m,), x (n, ...), u (n, ...)) and return arrays (n, m, ...): every example at
+    every path point at once.
+    """
+    position: Callable
+    velocity: Callable
+
+def _alpha_grid(alphas, x):
+    "alphas shaped (1, m, 1, ..., 1) to broadcast against (n, 1, ...) example arrays."
+    return np.reshape(np.asarray(alphas, np.float64), (1, -1) + (1,) * (np.ndim(x) - 1))
+
+def straight_curve() -> Curve:
+    "The straight path r(alpha) = u + alpha (x - u) of Integrated Gradients, r'(alpha) = x - u."
+    def position(alphas, x, u):
+        return u[:, None] + _alpha_grid(alphas, x) * (x - u)[:, None]
+    def velocity(alphas, x, u):
+        return np.broadcast_to((x - u)[:, None], (len(x), len(alphas)) + x.shape[1:])
+    return Curve(position, velocity)
+
+def power_curve(powers) -> Curve:
+    "The curve r_i(alpha) = u_i + alpha^{p_i} (x_i - u_i): feature i moves on its own clock (p_i >= 1; all 1 is straight)."
+    p = check_array("powers", powers, min_rows=0, dtype=np.float64)
+    if np.any(p < 1): refuse("powers", "exponents >= 1 (a finite derivative at alpha = 0)", p)
+    def position(alphas, x, u):
+        return u[:, None] + _alpha_grid(alphas, x) ** p * (x - u)[:, None]
+    def velocity(alphas, x, u):
+        a = _alpha_grid(alphas, x)
+        return p * a ** np.maximum(p - 1, 0) * (x - u)[:, None]
+    return Curve(position, velocity)
+
+
+# %% ../nbs/04_attribution.ipynb 59
+def _check_curve(curve) -> Curve:
+    if not isinstance(curve, Curve): refuse("curve", "a `Curve` (position and velocity functions)", curve, ArgumentTypeError)
+    return curve
+
+def _curve_values(curve: Curve, alphas, x: np.ndarray, u: np.ndarray, where: str = "input"):
+    "Points and velocities (n, m, ...) of the curve at the rule's alphas, float32; checks shapes and r(0) = u, r(1) = x."
+    _check_curve(curve)
+    shape = (len(x), len(alphas)) + x.shape[1:]
+    values = []
+    for name, fn in (("position", curve.position), ("velocity", curve.velocity)):
+        v = np.asarray(to_numpy(fn(np.asarray(alphas, np.float64), x.astype(np.float64), u.astype(np.float64))), np.float64)
+        if v.shape != shape:
+            raise ValueError(f"`curve.{name}` must return an array shaped (n, m, ...) = {shape} in the {where} space, "
+                             f"got {v.shape}")
+        if not np.isfinite(v).all(): raise ValueError(f"`curve.{name}` must return finite values (found NaN or inf)")
+        values.append(v)
+    ends = np.asarray(to_numpy(curve.position(np.array([0.0, 1.0]), x.astype(np.float64), u.astype(np.float64))))
+    scale = 1e-4 * (1.0 + max(np.abs(x).max(), np.abs(u).max()))
+    if ends.shape != (len(x), 2) + x.shape[1:] or np.abs(ends[:, 0] - u).max() > scale or np.abs(ends[:, 1] - x).max() > scale:
+        raise ValueError(f"`curve` must run from the baseline (alpha = 0) to the input (alpha = 1) in the {where} space")
+    return values[0].astype(np.float32), values[1].astype(np.float32)
+
+def _map_points(kernel, arrays, batch_size: int) -> np.ndarray:
+    "Apply a compiled per-point kernel to equal-sized chunks of rows (the last one padded, so it traces once)."
+    n = len(arrays[0])
+    size = min(n, batch_size)
+    rows = np.concatenate([np.arange(n), np.full(-n % size, n - 1)])
+    parts = [to_numpy(kernel(*(a[rows[s:s + size]] for a in arrays))) for s in range(0, len(rows), size)]
+    return np.concatenate(parts)[:n]
+
+def _path_sum(terms: np.ndarray, shape: tuple, weights) -> np.ndarray:
+    "sum_k c_k terms(alpha_k) per example from per-point terms (n * m, ...): float32 (n, ...)."
+    terms = terms.reshape(shape[:2] + terms.shape[1:]).astype(np.float64)
+    return np.tensordot(weights.astype(np.float64), terms, axes=([0], [1])).astype(np.float32)
+
+def _path_attributions(model, x, u, curve, target, steps, method, batch_size, where: str) -> np.ndarray:
+    "Path IG of a validated batch x with baseline u (the body of `path_integrated_gradients`)."
+    alphas, weights = path_weights(steps, method)
+    batch_size = _check_batch_size(batch_size)
+    mode, t = _resolve_target(target, len(x), _output_width(model, x))
+    points, velocities = _curve_values(curve, alphas, x, u, where)
+    flat = (-1,) + x.shape[1:]
+    kernel = _kernel_for(model, ("saliency", mode), lambda ref: _saliency_kernel(ref, mode))
+    grads = _map_points(kernel, (points.reshape(flat), np.repeat(t, len(alphas))), batch_size)
+    return _path_sum(grads * velocities.reshape(flat), points.shape, weights)
+
+def path_integrated_gradients(model, x, curve: Curve, baseline=None, target=None, steps: int = 50,
+                              method: str = "riemann_trapezoid", batch_size: int | None = None) -> np.ndarray:
+    """Path Integrated Gradients sum_k c_k dF/dx_i(r(alpha_k)) r_i'(alpha_k) along `curve` (float32, shaped like x).
+
+    curve: a `Curve` from the baseline to x (`straight_curve()` gives `integrated_gradients`); the other arguments as
+    in `integrated_gradients`.
+    """
+    _check_model(model)
+    x = _as_batch(x)
+    return _path_attributions(model, x, _baseline_for(x, baseline), curve, target, steps, method, batch_size, "input")
+
+
+# %% ../nbs/04_attribution.ipynb 63
+def _layer_path_kernel(parts_ref: Callable, mode: str):
+    "Compiled (points, input velocities, target) -> grad f(h(r)) * J_h(r) r' per point, shaped like the layer."
+    def kernel(points, directions, target):
+        head, tail = parts_ref()
+        return _layer_terms(head, tail, points, directions, target, mode)
+    return compile_function(kernel)
+
+SPACES = ("input", "layer")
+
+def layer_path_integrated_gradients(model, layer_name: str, x, curve: Curve, baseline=None, target=None,
+                                    space: str = "input", steps: int = 50, method: str = "riemann_trapezoid",
+                                    batch_size: int | None = None) -> np.ndarray:
+    """Attributions to the units of layer `layer_name` along a general curve (float32, (n, *layer output shape)).
+
+    space 'input': `curve` runs from the baseline to x in input space and the layer follows its image h(r(alpha));
+    space 'layer': `curve` runs from h(baseline) to h(x) in the layer's own space. Other arguments as in
+    `integrated_gradients`.
+    """
+    head, tail = split_model(model, layer_name)
+    space = check_choice("space", space, SPACES)
+    x = _as_batch(x)
+    u = _baseline_for(x, baseline)
+    if space == "layer":  # a curve of the layer itself: path IG of the tail, from h(u) to h(x)
+        h_x, h_u = (to_numpy(call_model(head, a)).astype(np.float32) for a in (x, u))
+        return _path_attributions(tail, h_x, h_u, curve, target, steps, method, batch_size, "layer")
+    alphas, weights = path_weights(steps, method)
+    batch_size = _check_batch_size(batch_size)
+    mode, t = _resolve_target(target, len(x), _output_width(model, x))
+    points, velocities = _curve_values(curve, alphas, x, u)
+    cache, key = _model_cache(model), ("layer_path", layer_name, mode)
+    if key not in cache:
+        parts = (head, tail)
+        cache[key] = _layer_path_kernel(lambda: parts, mode)
+    flat = (-1,) + x.shape[1:]
+    terms = _map_points(cache[key], (points.reshape(flat), velocities.reshape(flat), np.repeat(t, len(alphas))),
+                        batch_size)
+    return _path_sum(terms, points.shape, weights)
+

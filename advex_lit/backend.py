@@ -8,24 +8,33 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from .validation import check_seed
+
 # %% auto 0
-__all__ = ['backend_name', 'value_and_input_gradient', 'input_gradient', 'compile_function', 'to_numpy', 'set_seed', 'make_rng',
-           'value_and_weight_gradient', 'make_train_step', 'quiet_logs', 'visible_accelerators']
+__all__ = ['SUPPORTED_BACKENDS', 'backend_name', 'check_backend', 'value_and_input_gradient', 'input_gradient',
+           'compile_function', 'to_numpy', 'set_seed', 'make_rng', 'value_and_weight_gradient', 'make_train_step',
+           'quiet_logs', 'visible_accelerators']
 
 # %% ../nbs/90_backend.ipynb 4
 def backend_name() -> str:
-    "The Keras backend in use: 'tensorflow', 'jax' or 'torch'."
+    "The Keras backend in use, as Keras names it ('tensorflow', 'jax', 'torch', ...)."
     return keras.backend.backend()
 
-def _check_backend(name: str):
-    if name not in ("tensorflow", "jax", "torch"):
-        raise NotImplementedError(f"advex_lit supports the tensorflow, jax and torch Keras backends, not {name!r}")
+SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
-# %% ../nbs/90_backend.ipynb 6
+def check_backend(name: str | None = None) -> str:
+    "The backend in use (or name), checked to be one advex_lit supports; NotImplementedError naming them otherwise."
+    name = backend_name() if name is None else name
+    if name not in SUPPORTED_BACKENDS:
+        raise NotImplementedError(f"advex_lit supports the Keras backends {' and '.join(SUPPORTED_BACKENDS)}, not {name!r}: "
+                                  f"set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax")
+    return name
+
+# %% ../nbs/90_backend.ipynb 8
 def value_and_input_gradient(fn, x, create_graph: bool = False):
-    "Return (fn(x), gradient of sum(fn(x)) with respect to x) as backend tensors."
-    name = backend_name()
-    _check_backend(name)
+    """Return (fn(x), gradient of sum(fn(x)) with respect to x) as backend tensors. create_graph states that the
+    gradient will be differentiated again; TensorFlow and JAX gradients always can be, so it changes nothing here."""
+    name = check_backend()
     if name == "tensorflow":
         import tensorflow as tf
         x = tf.convert_to_tensor(x)
@@ -34,33 +43,22 @@ def value_and_input_gradient(fn, x, create_graph: bool = False):
             y = fn(x)
             total = tf.reduce_sum(y)
         return y, tape.gradient(total, x)
-    if name == "jax":
-        import jax, jax.numpy as jnp
-        y, pullback = jax.vjp(fn, jnp.asarray(x))
-        return y, pullback(jnp.ones_like(y))[0]
-    import torch
-    x = keras.ops.convert_to_tensor(x)
-    if not x.requires_grad: x = x.detach().requires_grad_(True)
-    y = fn(x)
-    (grad,) = torch.autograd.grad(y.sum(), x, create_graph=create_graph)
-    return y, grad
+    import jax, jax.numpy as jnp
+    y, pullback = jax.vjp(fn, jnp.asarray(x))
+    return y, pullback(jnp.ones_like(y))[0]
 
 def input_gradient(fn, x, create_graph: bool = False):
     "Gradient of sum(fn(x)) with respect to x, shaped like x."
     return value_and_input_gradient(fn, x, create_graph)[1]
 
-# %% ../nbs/90_backend.ipynb 10
+# %% ../nbs/90_backend.ipynb 12
 def compile_function(fn, **kwargs):
-    "Compile a function of tensors for the active backend (tf.function / jax.jit); identity on torch."
-    name = backend_name()
-    _check_backend(name)
-    if name == "tensorflow":
+    "Compile a function of tensors for the active backend (tf.function / jax.jit)."
+    if check_backend() == "tensorflow":
         import tensorflow as tf
         return tf.function(fn, reduce_retracing=True, **kwargs)
-    if name == "jax":
-        import jax
-        return jax.jit(fn, **kwargs)
-    return fn
+    import jax
+    return jax.jit(fn, **kwargs)
 
 def to_numpy(x) -> np.ndarray:
     "Convert a backend tensor (or array-like) to a NumPy array."
@@ -68,25 +66,19 @@ def to_numpy(x) -> np.ndarray:
         return np.asarray(x.numpy())  # avoids a NumPy 2 copy-keyword deprecation inside convert_to_numpy
     return np.asarray(keras.ops.convert_to_numpy(x))
 
-# %% ../nbs/90_backend.ipynb 13
+# %% ../nbs/90_backend.ipynb 15
 def set_seed(seed: int) -> None:
-    "Seed Python, NumPy and the Keras backend."
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}")
-    keras.utils.set_random_seed(int(seed))
+    "Seed Python, NumPy and the Keras backend (call it before building a model: its initial weights come from it)."
+    keras.utils.set_random_seed(check_seed("seed", seed))
 
 def make_rng(seed) -> np.random.Generator:
     "A NumPy generator from an integer seed (or pass a Generator through)."
-    if isinstance(seed, np.random.Generator): return seed
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(check_seed("seed", seed, generator=True))
 
-# %% ../nbs/90_backend.ipynb 15
+# %% ../nbs/90_backend.ipynb 17
 def value_and_weight_gradient(model, fn):
     "Return (fn(), gradients of fn() with respect to model.trainable_variables); fn takes no arguments and calls model."
-    name = backend_name()
-    _check_backend(name)
+    name = check_backend()
     variables = list(model.trainable_variables)
     if not variables: raise ValueError("`model` has no trainable variables")
     def complete(grads):
@@ -96,11 +88,6 @@ def value_and_weight_gradient(model, fn):
         with tf.GradientTape() as tape:
             value = fn()
         return value, complete(tape.gradient(value, variables))
-    if name == "torch":
-        import torch
-        value = fn()
-        grads = torch.autograd.grad(value, [v.value for v in variables], allow_unused=True)
-        return value.detach(), complete(list(grads))
     import jax
     non_trainable = list(model.non_trainable_variables)
     def value_of(values):
@@ -116,18 +103,15 @@ def make_train_step(model, optimizer, objective, compile: bool = True):
     "A step(*tensors) -> loss that applies one optimizer update of `model`'s trainable weights along -grad objective."
     variables = list(model.trainable_variables)
     if not variables: raise ValueError("`model` has no trainable variables")
+    check_backend()
     optimizer.build(variables)
     def step(*tensors):
         value, grads = value_and_weight_gradient(model, lambda: objective(*tensors))
-        if backend_name() == "torch":
-            import torch
-            with torch.no_grad(): optimizer.apply(grads, variables)
-        else:
-            optimizer.apply(grads, variables)
+        optimizer.apply(grads, variables)
         return value
     return compile_function(step) if compile and backend_name() == "tensorflow" else step
 
-# %% ../nbs/90_backend.ipynb 19
+# %% ../nbs/90_backend.ipynb 21
 def quiet_logs() -> None:
     "Silence the active backend's informational Python logging (warnings and errors still show)."
     import logging
@@ -141,17 +125,13 @@ def quiet_logs() -> None:
 
 def visible_accelerators() -> list[str]:
     "Names of the accelerators (GPUs, TPUs) the active backend can use; an empty list on a CPU-only machine."
-    name = backend_name()
-    _check_backend(name)
+    name = check_backend()
     try:
         if name == "tensorflow":
             import tensorflow as tf
             return [tf.config.experimental.get_device_details(d).get("device_name", d.name)
                     for d in tf.config.list_physical_devices("GPU")]
-        if name == "jax":
-            import jax
-            return [getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform != "cpu"]
-        import torch
-        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        import jax
+        return [getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform != "cpu"]
     except (RuntimeError, ValueError, ImportError):  # a backend with no accelerator runtime at all
         return []

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from . import exp_tabular, exp_images, exp_robust  # noqa: F401  (importing registers their experiments)
-from .experiments import (PROFILES, experiment_report, get_experiment, list_experiments, load_records,
-                                   provenance_line, results_dir, run_experiment, select_runs)
+from .experiments import (PROFILES, experiment_report, get_experiment, list_experiments,
+                                   provenance_line, registered_names, results_dir, run_experiment, select_runs)
+from .verdicts import OUTCOMES
 
 # %% auto 0
-__all__ = ['REPORT_HEADER', 'resolve_names', 'frame_to_markdown', 'registration_order', 'report_sections', 'report_markdown',
-           'main']
+__all__ = ['REPORT_HEADER', 'resolve_names', 'frame_to_markdown', 'registration_order', 'report_sections', 'verdict_counts',
+           'glance_table', 'report_markdown', 'main']
 
 # %% ../nbs/15_cli.ipynb 5
 def resolve_names(name: str) -> list[str]:
@@ -63,40 +64,69 @@ Every table names its **profile**:
 
 Columns named `X (paper)` hold the published values (ICML 2020 Table 1, arXiv 2019 App. I, NeurIPS 2019 Tables 2-4;
 the tabular "mean Gini (paper)" column comes from the logs of the authors' public code); the column to their left is
-ours. Each verdict line is computed from our records, and each section states its profile, hardware and date.
+ours. Each verdict line is computed from our records, and each section states its profile, hardware, date and commit,
+and counts its **stale** records: those made by code that has changed since (or that do not name their code).
 """
 
 def registration_order() -> list[str]:
     "Registered experiment names in the order their modules registered them (tabular, images, robust)."
-    from advex_lit import experiments
-    return list(experiments._REGISTRY)
+    return registered_names()
 
-def _folders(out) -> dict:
-    "profile -> folder to read: ROOT/<profile> under the root out, or the default folders when out is None."
-    if out is None: return {p: results_dir(p) for p in PROFILES}
-    return {p: Path(out) / p for p in PROFILES}
+def _folders(out, profiles) -> dict:
+    "profile -> folder to read, for the profiles whose folder exists; FileNotFoundError when none does."
+    if out is not None and not Path(out).is_dir():
+        raise FileNotFoundError(f"results root {out} does not exist")
+    folders = {p: results_dir(p) if out is None else Path(out) / p for p in profiles}
+    found = {p: f for p, f in folders.items() if f.is_dir()}
+    if not found:
+        raise FileNotFoundError(f"no results folder: none of {', '.join(str(f) for f in folders.values())} exists")
+    return found
 
-def report_sections(out=None) -> list:
-    "ExperimentReports with records, for every experiment and profile (out: a results root, or None for the default)."
+def report_sections(out=None, names=None, profiles=None) -> list:
+    """ExperimentReports with records, for the experiments `names` (default: all) and `profiles` (default: all) under
+    the results root out (None: the default root); unknown names or profiles raise ValueError, a missing root
+    FileNotFoundError."""
+    profiles = list(PROFILES) if profiles is None else [profiles] if isinstance(profiles, str) else list(profiles)
+    bad = [p for p in profiles if p not in PROFILES]
+    if bad or not profiles: raise ValueError(f"`profiles` must be a non-empty subset of {PROFILES}, got {profiles!r}")
+    order = registration_order()
+    if names is None: names = order
+    else:
+        names = [names] if isinstance(names, str) else list(names)
+        selected = {n for name in names for n in resolve_names(name)}
+        names = [n for n in order if n in selected]
     reps = []
-    for name in registration_order():
-        for profile, folder in _folders(out).items():
+    folders = _folders(out, profiles)
+    for name in names:
+        for profile, folder in folders.items():
             rep = experiment_report(name, folder, profile)
             if rep.n_records: reps.append(rep)
     return reps
 
-def report_markdown(out=None) -> str:
-    "The whole report as Markdown."
+def verdict_counts(verdicts: list) -> dict:
+    "How many verdicts are supported / contradicted / inconclusive; verdicts still written as text (older rules) apart."
+    counts = {outcome: sum(getattr(v, "outcome", None) == outcome for v in verdicts) for outcome in OUTCOMES}
+    counts["older text rules"] = sum(isinstance(v, str) for v in verdicts)
+    return counts
+
+def glance_table(reps: list) -> pd.DataFrame:
+    "One row per report: runs, claims judged and their outcomes, stale records."
+    return pd.DataFrame([{"experiment": r.name, "paper": r.paper, "profile": r.profile, "runs": r.n_records,
+                          "claims": len(r.verdicts), **verdict_counts(r.verdicts), "stale records": r.stale} for r in reps])
+
+def report_markdown(out=None, names=None, profiles=None, reps=None) -> str:
+    "The whole report as Markdown (reps: ExperimentReports already made by report_sections)."
     parts = [REPORT_HEADER]
-    reps = report_sections(out)
+    reps = report_sections(out, names, profiles) if reps is None else reps
     if not reps: parts.append("\n*No result records found.*\n")
     else:
         parts.append("\n## Verdicts at a glance\n")
-        glance = pd.DataFrame([{"experiment": r.name, "paper": r.paper, "profile": r.profile, "runs": r.n_records,
-                                "claims checked": len(r.verdicts),
-                                "hold": sum(": holds" in v for v in r.verdicts)}
-                               for r in reps])
-        parts.append(frame_to_markdown(glance) + "\n")
+        parts.append(frame_to_markdown(glance_table(reps)) + "\n")
+        stale = sum(r.stale for r in reps)
+        if stale:
+            parts.append(f"\n**{stale} of {sum(r.n_records for r in reps)} records are stale**: the code that determines "
+                         "their numbers has changed since they were made, or they do not name it. Re-run them with "
+                         "`advex-lit reproduce` after deleting them.\n")
     for rep in reps:
         parts.append(f"\n## {rep.title} [{rep.profile}]\n\n`{rep.name}`, {rep.paper}. {provenance_line(rep)}.\n")
         if rep.table is not None: parts.append(frame_to_markdown(rep.table) + "\n")
@@ -114,9 +144,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=None, help="results root: records go to ROOT/<profile>/<name> (default: $ADVEX_RESULTS or results/)")
     r.add_argument("--only", default=None, help="comma-separated data set names to run, e.g. mnist,cifar10")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--wait", action="store_true", help="wait for runs another process is computing instead of skipping them")
     rep = sub.add_parser("report", help="print the side-by-side tables and verdicts")
-    rep.add_argument("--out", default=None, help="results root to read, ROOT/quick and ROOT/full (default: $ADVEX_RESULTS or results/)")
+    rep.add_argument("--out", default=None, help="results root to read, ROOT/<profile> (default: $ADVEX_RESULTS or results/)")
     rep.add_argument("--markdown", default=None, help="also write the report to this Markdown file")
+    rep.add_argument("--experiment", default=None, help="only this experiment (a name or prefix, as for reproduce)")
+    rep.add_argument("--profile", default=None, choices=PROFILES, help="only this profile")
+    rep.add_argument("--fail-stale", action="store_true", help="exit with status 1 when any record is stale")
     return p
 
 def _reproduce(args) -> int:
@@ -130,18 +164,21 @@ def _reproduce(args) -> int:
     if not plan: raise ValueError(f"`--only` {args.only!r} matches no data set of {', '.join(names)}")
     for n, runs in plan.items():
         print(f"{n} [{args.profile}]: {len(runs)} runs -> {out / n}", flush=True)
-        run_experiment(n, args.profile, out, only=args.only, progress=not args.quiet)
+        run_experiment(n, args.profile, out, only=args.only, progress=not args.quiet, wait=args.wait)
         rep = experiment_report(n, out, args.profile)
         print(provenance_line(rep).replace("**", ""), *(f"  - {v}" for v in rep.verdicts), sep="\n", flush=True)
     return 0
 
 def _report(args) -> int:
-    text = report_markdown(args.out)
+    reps = report_sections(args.out, args.experiment, args.profile)
+    text = report_markdown(reps=reps)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
         print(f"wrote {args.markdown}", file=sys.stderr)
-    return 0
+    stale, total = sum(r.stale for r in reps), sum(r.n_records for r in reps)
+    if stale: print(f"advex-lit: {stale} of {total} records are stale (code changed, or no code hash)", file=sys.stderr)
+    return 1 if stale and args.fail_stale else 0
 
 def main(argv=None) -> int:
     "Entry point of the `advex-lit` console script; returns the exit status."

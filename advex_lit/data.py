@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .validation import (ArgumentTypeError, as_numpy, check_array, check_bool, check_choice, check_integer, check_labels,
+                                  check_number, check_path, check_probability, check_seed, check_size_guard, refuse)
+
 # %% auto 0
 __all__ = ['IDX_FILES', 'FLOWERS17_CLASSES', 'MUSHROOM_FEATURES', 'SPLITS', 'DATASETS', 'DOWNLOADS', 'NOISES', 'DataSplits',
            'signed_labels', 'DataNotFoundError', 'data_home', 'system_roots', 'keras_cache', 'read_idx', 'write_idx',
@@ -50,10 +53,8 @@ class DataSplits:
 # %% ../nbs/00_data.ipynb 7
 def signed_labels(y) -> np.ndarray:
     "Map binary labels {0, 1} to {-1, +1} (the convention of the one-layer theory)."
-    y = np.asarray(y)
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError(f"signed_labels: `y` must hold only 0 and 1, got values {np.unique(y)[:5]}")
-    return (2 * y - 1).astype(np.int64)
+    y = check_labels("y", y, allowed=(0, 1))
+    return 2 * y - 1
 
 # %% ../nbs/00_data.ipynb 10
 class DataNotFoundError(FileNotFoundError):
@@ -74,7 +75,7 @@ def keras_cache() -> Path:
 # %% ../nbs/00_data.ipynb 12
 def read_idx(path) -> np.ndarray:
     "Read an IDX file (optionally gzipped) of unsigned bytes, as used by MNIST and Fashion-MNIST."
-    path = Path(path)
+    path = check_path("path", path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         data = f.read()
@@ -88,8 +89,12 @@ def read_idx(path) -> np.ndarray:
     return array.reshape(shape)
 
 def write_idx(path, array) -> None:
-    "Write a uint8 array as an IDX file (gzipped when `path` ends in .gz); the inverse of `read_idx`."
-    array = np.asarray(array, dtype=np.uint8)
+    "Write an array of integers in 0..255 as an IDX file of unsigned bytes (gzipped when `path` ends in .gz)."
+    path, values = check_path("path", path), check_array("array", array, min_rows=0)
+    if values.ndim == 0: raise ValueError("`array` must have at least 1 dimension, got a scalar")
+    if values.size and (np.any(values != np.round(values)) or values.min() < 0 or values.max() > 255):
+        raise ValueError("`array` must hold integers in 0..255 (unsigned bytes), got values outside or non-integral")
+    array = values.astype(np.uint8)
     header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "wb") as f:
@@ -106,7 +111,7 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
 
 def read_idx_folder(folder) -> dict:
     "Read the four MNIST-style IDX files of a folder into uint8 arrays keyed x_train, y_train, x_test, y_test."
-    folder = Path(folder)
+    folder = check_path("folder", folder)
     paths = {k: _find_idx(folder, stem) for k, stem in IDX_FILES.items()}
     missing = [IDX_FILES[k] for k, p in paths.items() if p is None]
     if missing: raise FileNotFoundError(f"{folder} lacks {', '.join(missing)} (optionally .gz)")
@@ -114,7 +119,7 @@ def read_idx_folder(folder) -> dict:
 
 def read_mnist_npz(path) -> dict:
     "Read MNIST in Keras's `mnist.npz` format (arrays x_train, y_train, x_test, y_test)."
-    with np.load(path) as f:
+    with np.load(check_path("path", path)) as f:
         return {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
 
 # %% ../nbs/00_data.ipynb 15
@@ -128,7 +133,7 @@ def _cifar_batch(path: Path):
 
 def read_cifar10_folder(folder) -> dict:
     "Read CIFAR-10's python-version folder (`cifar-10-batches-py`, or a folder containing it)."
-    folder = Path(folder)
+    folder = check_path("folder", folder)
     if (folder / "cifar-10-batches-py").is_dir(): folder = folder / "cifar-10-batches-py"
     train_files = [folder / f"data_batch_{i}" for i in range(1, 6)]
     missing = [p.name for p in train_files + [folder / "test_batch"] if not p.exists()]
@@ -158,7 +163,7 @@ def _read_gtsrb_csv(csv_path: Path, size: int):
 
 def read_gtsrb_folder(folder, size: int = 32) -> dict:
     "Read GTSRB from the pickled release (train.p, valid.p, test.p) or the benchmark's Final_Training/Final_Test folders."
-    folder = Path(folder)
+    folder, size = check_path("folder", folder), check_integer("size", size, low=1)
     if (folder / "GTSRB").is_dir() and not (folder / "train.p").exists(): folder = folder / "GTSRB"
     if (folder / "train.p").exists():
         out = {}
@@ -188,7 +193,8 @@ FLOWERS17_CLASSES = ["daffodil", "snowdrop", "lily valley", "bluebell", "crocus"
 
 def read_flowers17_folder(folder, size: int = 128, test_per_class: int = 8, seed: int = 0) -> dict:
     "Read the 17-category flower folder (`jpg/image_0001.jpg`...), split per class at random with `seed`."
-    folder = Path(folder)
+    folder, size = check_path("folder", folder), check_integer("size", size, low=1)
+    test_per_class, seed = check_integer("test_per_class", test_per_class), check_seed("seed", seed, generator=True)
     for sub in ("jpg", "17flowers/jpg"):
         if (folder / sub).is_dir(): folder = folder / sub; break
     files = sorted(folder.glob("image_*.jpg"))
@@ -208,11 +214,15 @@ def read_flowers17_folder(folder, size: int = 128, test_per_class: int = 8, seed
 def read_rda_frame(path, name: str):
     "Read the data frame `name` from an R `.rda` file (no R needed)."
     import rdata
-    return rdata.read_rda(str(path))[name]
+    path = check_path("path", path)
+    if not isinstance(name, str): refuse("name", "the name of a data frame (a string)", name, ArgumentTypeError)
+    frames = rdata.read_rda(str(path))
+    if name not in frames: raise KeyError(f"{path} holds no data frame `name`={name!r}; it holds {sorted(frames)}")
+    return frames[name]
 
 def read_spambase(path):
     "Spambase features (4601 x 57 float) and labels (1 = spam) from kernlab's spam.rda or UCI's spambase.data."
-    path = Path(path)
+    path = check_path("path", path)
     if path.suffix == ".rda":
         frame = read_rda_frame(path, "spam")
         x = frame.iloc[:, :57].to_numpy(np.float32)
@@ -226,7 +236,7 @@ def read_spambase(path):
 def read_mushroom(path):
     "Mushroom as a DataFrame of 22 categorical columns (missing stalk-root as NA) and labels (1 = poisonous)."
     import pandas as pd
-    path = Path(path)
+    path = check_path("path", path)
     if path.suffix == ".rda":
         frame = read_rda_frame(path, "Mushroom")
         y = (frame["class"].astype(str).to_numpy() == "poisonous").astype(np.int64)
@@ -249,8 +259,10 @@ MUSHROOM_FEATURES = ["cap-shape", "cap-surface", "cap-color", "bruises?", "odor"
 # %% ../nbs/00_data.ipynb 23
 def one_hot(features, missing: str = "category"):
     "One-hot encode a DataFrame of categorical columns; returns (x, column names, groups)."
-    if missing not in ("category", "drop"):
-        raise ValueError(f"one_hot: `missing` must be 'category' or 'drop', got {missing!r}")
+    import pandas as pd
+    check_choice("missing", missing, ("category", "drop"))
+    if not isinstance(features, pd.DataFrame): refuse("features", "a pandas DataFrame", features, ArgumentTypeError)
+    if features.shape[1] == 0: raise ValueError("`features` must have at least one column, got none")
     columns, names, groups = [], [], {}
     for feature in features.columns:
         values = features[feature].astype(object).where(features[feature].notna(), "missing") \
@@ -265,21 +277,25 @@ def one_hot(features, missing: str = "category"):
 # %% ../nbs/00_data.ipynb 25
 SPLITS = {"icml": (0.64, 0.16, 0.20), "arxiv": (0.7, 0.3)}
 
-def _check_fractions(fractions) -> tuple:
+def _check_fractions(fractions, name: str = "split") -> tuple:
     if isinstance(fractions, str):
         if fractions not in SPLITS:
-            raise ValueError(f"`split` must be one of {sorted(SPLITS)} or a tuple of fractions, got {fractions!r}")
+            raise ValueError(f"`{name}` must be one of {sorted(SPLITS)} or a tuple of fractions, got {fractions!r}")
         fractions = SPLITS[fractions]
-    fractions = tuple(float(f) for f in fractions)
+    if not isinstance(fractions, (tuple, list, np.ndarray)):
+        refuse(name, f"one of {sorted(SPLITS)} or a tuple of fractions", fractions, ArgumentTypeError)
+    fractions = tuple(check_number(name, f) for f in fractions)
     if len(fractions) not in (2, 3) or any(not 0 < f < 1 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
-        raise ValueError(f"`split` must be 2 or 3 fractions in (0, 1) summing to 1 (train, [val,] test), got {fractions}")
+        raise ValueError(f"`{name}` must be 2 or 3 fractions in (0, 1) summing to 1 (train, [val,] test), got {fractions}")
     return fractions
 
 def split_indices(y, fractions, seed: int = 0) -> list[np.ndarray]:
     "Seeded stratified split of range(len(y)) into parts of the given fractions (train, [val,] test)."
-    fractions = _check_fractions(fractions)
-    y = np.asarray(y)
-    rng = np.random.default_rng(seed)
+    fractions = _check_fractions(fractions, "fractions")
+    y = as_numpy("y", y)
+    if y.dtype.kind == "b": refuse("y", "class labels, not booleans", y, ArgumentTypeError)
+    if y.ndim != 1 or len(y) == 0: raise ValueError(f"`y` must be a non-empty vector of labels, got shape {y.shape}")
+    rng = np.random.default_rng(check_seed("seed", seed, generator=True))
     parts = [[] for _ in fractions]
     for label in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == label))
@@ -290,8 +306,13 @@ def split_indices(y, fractions, seed: int = 0) -> list[np.ndarray]:
 # %% ../nbs/00_data.ipynb 28
 def standardize(x_train, *others, columns=None):
     "Standardize with training statistics; returns the scaled train array followed by the scaled `others`."
-    x_train = np.asarray(x_train, np.float32)
-    cols = np.arange(x_train.shape[1]) if columns is None else np.asarray(columns)
+    x_train = check_array("x_train", x_train, ndim=2, dtype=np.float32)
+    others = [check_array(f"others[{i}]", o, shape=(None, x_train.shape[1]), min_rows=0, dtype=np.float32)
+              for i, o in enumerate(others)]
+    cols = np.arange(x_train.shape[1]) if columns is None else check_array("columns", columns, ndim=1, min_rows=0)
+    d = x_train.shape[1]
+    if cols.dtype.kind not in "iu" or (cols.size and (cols.min() < -d or cols.max() >= d)):
+        raise ValueError(f"`columns` must hold integer column indices of `x_train` (0..{x_train.shape[1] - 1})")
     mean = x_train[:, cols].mean(axis=0)
     std = x_train[:, cols].std(axis=0)
     std = np.where(std > 0, std, 1.0)
@@ -304,9 +325,8 @@ def standardize(x_train, *others, columns=None):
 # %% ../nbs/00_data.ipynb 30
 def class_conditional_means(x, y):
     "Per-feature E[x | y=+1] and E[x | y=-1] for labels in {-1, +1} (or {0, 1}, read as -1/+1)."
-    x, y = np.asarray(x, np.float64), np.asarray(y)
-    if x.ndim != 2 or len(x) != len(y):
-        raise ValueError(f"`x` must be (n, d) and `y` (n,), got {x.shape} and {y.shape}")
+    x = check_array("x", x, ndim=2, dtype=np.float64)
+    y = check_labels("y", y, len(x), allowed=(-1, 0, 1))
     positive = y == 1
     if not np.isin(y, (-1, 0, 1)).all() or positive.all() or (~positive).all():
         raise ValueError("`y` must be binary labels in {-1, +1} (or {0, 1}) with both classes present")
@@ -319,7 +339,9 @@ def feature_translation(x, y):
 
 def translate_features(x, offset):
     "Subtract the FEAT-TRANS offset `c`, so that E[x' | y] = a y."
-    return (np.asarray(x, np.float32) - np.asarray(offset, np.float32)).astype(np.float32)
+    x = check_array("x", x, ndim=2, min_rows=0, dtype=np.float32)
+    offset = check_array("offset", offset, shape=(x.shape[1],), dtype=np.float32)
+    return (x - offset).astype(np.float32)
 
 # %% ../nbs/00_data.ipynb 32
 @dataclass(frozen=True)
@@ -511,11 +533,12 @@ def load_dataset(name: str, path=None, *, split="icml", seed: int = 0, standardi
     _check_name(name)
     info = DATASETS[name]
     if info.kind == "table": _check_fractions(split)
-    for arg, value in (("limit_train", limit_train), ("limit_test", limit_test), ("image_size", image_size)):
-        if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-            raise ValueError(f"`{arg}` must be a positive integer or None, got {value!r}")
-    if stalk_root_missing not in ("category", "drop"):
-        raise ValueError(f"`stalk_root_missing` must be 'category' or 'drop', got {stalk_root_missing!r}")
+    path, seed = check_path("path", path, optional=True), check_seed("seed", seed)
+    limit_train, limit_test, image_size = (check_integer(arg, value, low=1, optional=True) for arg, value in
+        (("limit_train", limit_train), ("limit_test", limit_test), ("image_size", image_size)))
+    standardize_features = check_bool("standardize_features", standardize_features)
+    translate, download = check_bool("translate", translate), check_bool("download", download)
+    check_choice("stalk_root_missing", stalk_root_missing, ("category", "drop"))
     if (standardize_features or translate) and info.kind != "table":
         raise ValueError(f"`standardize_features` and `translate` apply to tables; {name!r} is an image set")
     raw, source = _raw_arrays(name, path, download, image_size, seed)
@@ -552,16 +575,16 @@ NOISES = {
 def feat_indep_dataset(n: int, strengths, noise_scale=1.0, *, noise: str = "gaussian", p_positive: float = 0.5,
                        seed: int = 0):
     "Draw n examples (x, y), y in {-1, +1}, with x_i = a_i y + noise_scale_i z_i, z_i independent, mean 0, variance 1."
-    if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"`n` must be a positive integer, got {n!r}")
-    a = np.atleast_1d(np.asarray(strengths, np.float64))
-    if a.ndim != 1 or not np.isfinite(a).all():
-        raise ValueError(f"`strengths` must be a finite 1-d array, got {strengths!r}")
-    sigma = np.broadcast_to(np.asarray(noise_scale, np.float64), a.shape)
-    if not np.isfinite(sigma).all() or (sigma < 0).any():
+    n = check_integer("n", n, low=1)
+    a = np.atleast_1d(check_array("strengths", strengths, ndim=(0, 1), dtype=np.float64))
+    sigma = check_array("noise_scale", noise_scale, ndim=(0, 1), dtype=np.float64)
+    if sigma.shape not in ((), a.shape) or (sigma < 0).any():
         raise ValueError(f"`noise_scale` must be finite and >= 0 (scalar or one per feature), got {noise_scale!r}")
-    if noise not in NOISES: raise ValueError(f"`noise` must be one of {sorted(NOISES)}, got {noise!r}")
-    if not 0 < p_positive < 1: raise ValueError(f"`p_positive` must be in (0, 1), got {p_positive}")
-    rng = np.random.default_rng(seed)
+    sigma = np.broadcast_to(sigma, a.shape)
+    check_size_guard("n", n, n * len(a), 10 ** 9, "feature values")
+    check_choice("noise", noise, tuple(sorted(NOISES)))
+    p_positive = check_probability("p_positive", p_positive, strict=True)
+    rng = np.random.default_rng(check_seed("seed", seed, generator=True))
     y = np.where(rng.random(n) < p_positive, 1, -1).astype(np.int64)
     x = a * y[:, None] + sigma * NOISES[noise](rng, (n, len(a)))
     return x.astype(np.float32), y

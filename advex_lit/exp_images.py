@@ -8,30 +8,35 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
 import pandas as pd
 
+from .attacks import predict_labels
 from .attribution import deep_shap, integrated_gradients
-from .backend import make_rng
+from .backend import make_rng, set_seed
 from .data import DataSplits, load_dataset
 from .experiments import Experiment, Run, RunContext, register_experiment, side_by_side
 from .metrics import accuracy_drop, gini
 from . import models as model_zoo
-from .training import TrainConfig, accuracy, train, validate_config
+from .training import TrainConfig, train, validate_config
+from .verdicts import DEMONSTRATION_PROFILES, PAPER_NAMES, Claim, Verdict, claims_for, judge
 
 # %% auto 0
 __all__ = ['SYNTHETIC_SPECS', 'SYNTHETIC_PREFIX', 'TRAIN_KEYS', 'DATA_KEYS', 'IMAGE_MODELS', 'GINI_OFFSET', 'ATTRIBUTIONS',
-           'IMAGE_SETTINGS', 'METHOD_LETTER', 'TABLE1_IMAGES_PAPER', 'TABLE1_IMAGES', 'FIG1', 'FIG2', 'FIG3_DATASETS',
-           'FIG3_EVAL', 'FIG3', 'is_synthetic', 'synthetic_images', 'train_config', 'ModelSpec', 'image_splits',
-           'run_splits', 'build_model', 'trained_model', 'attribution_maps', 'attribution_ginis', 'image_params',
-           'settings_table', 'paper_name', 'data_label', 'natural_spec', 'table1_images_runs', 'table1_images_execute',
-           'table1_images_rows', 'table1_images_table', 'table1_images_verdicts', 'fig1_runs', 'fig1_execute',
-           'fig1_table', 'fig1_verdicts', 'saliency_inputs', 'fig2_runs', 'fig2_execute', 'fig2_settings', 'fig2_table',
-           'fig2_verdicts', 'fig3_runs', 'fig3_execute', 'fig3_frame', 'fig3_table', 'best_within', 'fig3_verdicts']
+           'IMAGE_SETTINGS', 'METHOD_LETTER', 'CLAIM_DATASET', 'TABLE1_IMAGES_PAPER', 'TABLE1_IMAGES', 'FIG1', 'FIG2',
+           'FIG3_DATASETS', 'FIG3_EVAL', 'FIG3', 'is_synthetic', 'synthetic_images', 'train_config', 'ModelSpec',
+           'image_splits', 'run_splits', 'build_model', 'trained_model', 'attribution_maps', 'attribution_ginis',
+           'rounded', 'image_params', 'settings_table', 'paper_name', 'data_label', 'natural_spec', 'claim_dataset',
+           'records_profile', 'per_seed', 'curve', 'unjudged', 'judge_claims', 'table1_images_runs',
+           'table1_images_execute', 'table1_images_rows', 'table1_images_table', 'table1_images_inputs',
+           'table1_images_verdicts', 'fig1_runs', 'fig1_execute', 'fig1_table', 'fig1_inputs', 'fig1_verdicts',
+           'saliency_inputs', 'fig2_runs', 'fig2_execute', 'fig2_settings', 'fig2_table', 'fig2_inputs',
+           'fig2_verdicts', 'fig3_runs', 'fig3_execute', 'fig3_frame', 'fig3_table', 'fig3_inputs', 'fig3_verdicts']
 
 # %% ../nbs/13_images.ipynb 6
 SYNTHETIC_SPECS = {  # stand-in name -> image size, channels, classes
@@ -140,12 +145,13 @@ def trained_model(spec: ModelSpec, splits: DataSplits, ctx: RunContext) -> keras
     def make():
         params = dict(spec.params)
         config = train_config(spec.method, params)
+        set_seed(spec.seed)  # before the model exists: its initial weights come from this seed, whatever ran before
         model = build_model(spec.model, splits.x_train.shape[1:], splits.n_classes, params)
         path = Path(ctx.out) / "models" / f"{spec.key()}.weights.h5"
         if path.exists():
             model.load_weights(path)
             return model
-        resume = Path(ctx.out) / "checkpoints" / spec.key() if ctx.profile == "full" else None
+        resume = Path(ctx.out) / "checkpoints" / spec.key() if ctx.profile != "quick" else None
         train(model, spec.method, (splits.x_train, splits.y_train), config, seed=spec.seed, checkpoint_dir=resume,
               verbose=False)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +198,8 @@ def attribution_ginis(spec: ModelSpec, splits: DataSplits, kind: str, params: di
 def _kinds(params: dict) -> list:
     return ["ig"] + (["shap"] if (params.get("n_shap") or 0) > 0 else [])
 
-def _round(values, digits: int = 5) -> list:
+def rounded(values, digits: int = 5) -> list:
+    "values as a JSON-plain nested list of floats rounded to `digits` decimals (NaN kept)."
     return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
 
 # %% ../nbs/13_images.ipynb 16
@@ -290,20 +297,82 @@ def natural_spec(run: Run) -> ModelSpec:
     return ModelSpec.of(run, "natural", image_params(run.profile, run.dataset, "natural", evaluation=False))
 
 # %% ../nbs/13_images.ipynb 21
+CLAIM_DATASET = {"mnist_5k": "mnist", "flowers17": "flower"}  # run data set -> the name in the claims' keys
+
+def claim_dataset(dataset: str) -> str:
+    "The data-set name of the verdict registry's keys for a run's data set (mnist_5k -> mnist, synthetic:cifar10 -> cifar10)."
+    if not isinstance(dataset, str) or not dataset: raise TypeError(f"`dataset` must be a data-set name, got {dataset!r}")
+    name = dataset[len(SYNTHETIC_PREFIX):] if is_synthetic(dataset) else dataset
+    return CLAIM_DATASET.get(name, name)
+
+def records_profile(df: pd.DataFrame) -> str:
+    "The one profile that made the records of `df`."
+    profiles = sorted(set(df["profile"])) if "profile" in df else []
+    if len(profiles) != 1: raise ValueError(f"the records must come from one profile, got {profiles}")
+    return profiles[0]
+
+def per_seed(records: pd.DataFrame, column: str, scale: float = 1.0):
+    "The per-example list `column` of each record, one row per seed (sorted), as an (S, n) array; None if any lacks it."
+    if not len(records) or column not in records: return None
+    values = list(records.sort_values("seed")[column])
+    if not all(isinstance(v, list) and v for v in values) or len({len(v) for v in values}) > 1: return None
+    return scale * np.asarray(values, dtype=np.float64)
+
+def curve(points: list):
+    "Per-seed arrays of the points of a sweep stacked to a curve input (K, S, n); None if any point is missing."
+    if not points or any(p is None for p in points) or len({p.shape for p in points}) > 1: return None
+    return np.stack(points)
+
+def unjudged(claim: Claim, profile: str, reason: str) -> Verdict:
+    "The inconclusive verdict on a claim whose inputs the records do not have, with the reason."
+    return Verdict(claim.key, profile, "inconclusive", float("nan"), float("nan"), float("nan"), 0, 0, 0, 0.0,
+                   profile in DEMONSTRATION_PROFILES, reason)
+
+def _common_seeds(records: pd.DataFrame) -> pd.DataFrame:
+    "The records of the seeds every method has, so that all inputs of a claim are paired on the same seeds."
+    seeds = set.intersection(*(set(g["seed"]) for _, g in records.groupby("method")))
+    return records[records["seed"].isin(seeds)]
+
+def judge_claims(experiment: str, df: pd.DataFrame, inputs: Callable) -> list:
+    "A Verdict for every registered claim of `experiment`; `inputs(claim, records of its data set)` -> {input: array}."
+    if not len(df): return []
+    profile = records_profile(df)
+    by_dataset = {}
+    for dataset, g in df.groupby("dataset", sort=False): by_dataset.setdefault(claim_dataset(dataset), g)
+    out = []
+    for claim in claims_for(experiment):
+        name = claim.key.split(".")[2]
+        if name not in by_dataset:
+            out.append(unjudged(claim, profile, f"the {profile} profile has no {PAPER_NAMES.get(name, name)} runs"))
+            continue
+        records = _common_seeds(by_dataset[name])
+        data = inputs(claim, records)
+        lacking = [k for k in claim.rule.inputs if data.get(k) is None and k not in claim.rule.optional]
+        if lacking:
+            out.append(unjudged(claim, profile, f"the {profile} records lack {lacking[0]}: {claim.inputs[lacking[0]]}"))
+            continue
+        v = judge(claim, {k: data[k] for k in claim.rule.inputs if data.get(k) is not None}, profile)
+        stand_in = records["dataset"].map(is_synthetic).any()
+        out.append(replace(v, note="; ".join(n for n in (v.note, "on a synthetic stand-in" if stand_in else "") if n)))
+    return out
+
+
+# %% ../nbs/13_images.ipynb 24
 def table1_images_runs(profile: str) -> list:
     "Natural, adversarial (a-model) and l1 (l-model) runs for each image data set of the profile."
     return [_image_run("table1_images", profile, d, m) for d in IMAGE_SETTINGS[profile]
             for m in ("natural", "adversarial", "l1")]
 
 def table1_images_execute(run: Run, ctx: RunContext) -> dict:
-    "Accuracy and per-example Gini of IG (and DeepSHAP) maps of one model."
+    "Accuracy with per-example 0/1 correctness on the test set, and per-example Gini of IG (and DeepSHAP) maps."
     splits = run_splits(run, ctx)  # a missing data set fails here, before any training
     p, spec = run.param_dict, ModelSpec.of(run)
     model = trained_model(spec, splits, ctx)
-    metrics = {"accuracy": accuracy(model, splits.x_test, splits.y_test), "n_test": int(len(splits.x_test))}
+    correct = (predict_labels(model, splits.x_test) == splits.y_test).astype(int)
+    metrics = {"accuracy": float(correct.mean()), "n_test": int(len(correct)), "correct": correct.tolist()}
     for kind in _kinds(p):
         g = attribution_ginis(spec, splits, kind, p, ctx)
-        metrics[f"mean_gini_{kind}"], metrics[f"gini_{kind}"] = float(g.mean()), _round(g)
+        metrics[f"mean_gini_{kind}"], metrics[f"gini_{kind}"] = float(g.mean()), rounded(g)
     return metrics
 
 TABLE1_IMAGES_PAPER = pd.DataFrame({
@@ -352,24 +421,23 @@ def table1_images_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     out.insert(3, "profile", profile)
     return out.round(4)
 
-def _holds(ok: bool) -> str:
-    return "holds" if ok else "does not hold"
+def _attribution(claim: Claim) -> str:
+    return claim.key.split(".")[3]
+
+def _method(records: pd.DataFrame, method: str) -> pd.DataFrame:
+    return records[records["method"] == method]
+
+def table1_images_inputs(claim: Claim, records: pd.DataFrame) -> dict:
+    "The inputs of a Table 1 claim: per-example Gini and correctness of n, a, l; each curve runs natural -> model."
+    col = f"gini_{_attribution(claim)}"
+    (n, a, l), (cn, ca, cl) = ([per_seed(_method(records, m), c) for m in ("natural", "adversarial", "l1")]
+                               for c in (col, "correct"))
+    return {"n": n, "a": a, "l": l, "a_accuracy": ca, "l_accuracy": cl, "a_curve": curve([n, a]),
+            "a_curve_accuracy": curve([cn, ca]), "l_curve": curve([n, l]), "l_curve_accuracy": curve([cn, cl])}
 
 def table1_images_verdicts(df: pd.DataFrame) -> list:
-    "One line per (data set, attribution): dG(a) > dG(l), and dG(a) > 0."
-    t = table1_images_rows(df)
-    lines = []
-    for (dataset, attr), g in t.groupby(["dataset", "attr"], sort=False):
-        a, l = g[g["model"] == "a"], g[g["model"] == "l"]
-        if a.empty or l.empty: continue
-        a, l = a.iloc[0], l.iloc[0]
-        paper = TABLE1_IMAGES_PAPER[(TABLE1_IMAGES_PAPER["dataset"] == dataset) & (TABLE1_IMAGES_PAPER["attr"] == attr)]
-        p = f"; paper {paper['dG'].iloc[0]:g} vs {paper['dG'].iloc[1]:g}" if len(paper) == 2 else ""
-        lines.append(f"{dataset} [{a['data']}] {attr}: dG(a) > dG(l): {_holds(a['dG'] > l['dG'])} "
-                     f"(ours {a['dG']:.4f} at AcDrop {a['AcDrop %']:.1f}% vs {l['dG']:.4f} at {l['AcDrop %']:.1f}%{p})")
-        lines.append(f"{dataset} [{a['data']}] {attr}: adversarial training sparsifies, dG(a) > 0: "
-                     f"{_holds(a['dG'] > 0)} (dG(a) = {a['dG']:.4f})")
-    return lines
+    "A Verdict on every Table 1 image claim: dG(a) > 0, and a sparser than l at comparable accuracy."
+    return judge_claims("table1_images", df, table1_images_inputs)
 
 TABLE1_IMAGES = register_experiment(Experiment(
     "table1_images", "ICML Table 1, image rows (MNIST, Fashion-MNIST, CIFAR-10; IG and DeepSHAP)", "ICML 2020 Table 1",
@@ -378,7 +446,7 @@ TABLE1_IMAGES = register_experiment(Experiment(
     description="natural, PGD-adversarial (a-model) and l1-regularized (l-model) CNNs; dG = mean per-example Gini "
                 "improvement over the natural model, AcDrop = accuracy drop"))
 
-# %% ../nbs/13_images.ipynb 23
+# %% ../nbs/13_images.ipynb 26
 def fig1_runs(profile: str) -> list:
     "One run per data set of the profile: the a-model of Table 1, with `n_show` images."
     return [_image_run("fig1", profile, d, "adversarial", n_show=6) for d in IMAGE_SETTINGS[profile]]
@@ -389,12 +457,12 @@ def fig1_execute(run: Run, ctx: RunContext) -> dict:
     p = run.param_dict
     n = int(p["n_show"])
     x, y = splits.x_test[:n], splits.y_test[:n]
-    out = {"images": _round(x[..., 0] if x.shape[-1] == 1 else x, 4), "labels": y.tolist()}
+    out = {"images": rounded(x[..., 0] if x.shape[-1] == 1 else x, 4), "labels": y.tolist()}
     for name, spec in (("natural", natural_spec(run)), ("adversarial", ModelSpec.of(run))):
         model = trained_model(spec, splits, ctx)
         maps = integrated_gradients(model, x, target=y, steps=int(p["ig_steps"]))
-        out[f"maps_{name}"] = _round(np.abs(maps).sum(axis=-1), 6)
-        out[f"gini_{name}"] = _round(gini(maps.reshape(n, -1), axis=-1, offset=GINI_OFFSET))
+        out[f"maps_{name}"] = rounded(np.abs(maps).sum(axis=-1), 6)
+        out[f"gini_{name}"] = rounded(gini(maps.reshape(n, -1), axis=-1, offset=GINI_OFFSET))
     return out
 
 def fig1_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
@@ -403,12 +471,13 @@ def fig1_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
                           "profile": profile, "Gini natural": float(np.mean(r["gini_natural"])),
                           "Gini adversarial": float(np.mean(r["gini_adversarial"]))} for _, r in df.iterrows()]).round(4)
 
+def fig1_inputs(claim: Claim, records: pd.DataFrame) -> dict:
+    "Per-example Gini of the shown images' IG maps under the natural (n) and the adversarial (a) model."
+    return {"n": per_seed(records, "gini_natural"), "a": per_seed(records, "gini_adversarial")}
+
 def fig1_verdicts(df: pd.DataFrame) -> list:
-    "The adversarial model's maps are sparser on the shown images."
-    t = fig1_table(df, "")
-    return [f"{r['dataset']} [{r['data']}]: adversarial maps sparser than natural on the shown images: "
-            f"{_holds(r['Gini adversarial'] > r['Gini natural'])} ({r['Gini adversarial']:.3f} vs {r['Gini natural']:.3f})"
-            for _, r in t.iterrows()]
+    "A Verdict on every Figure 1 claim: the adversarial model's maps are sparser on the shown images."
+    return judge_claims("fig1", df, fig1_inputs)
 
 FIG1 = register_experiment(Experiment(
     "fig1", "ICML Figure 1: IG saliency maps, natural vs adversarial", "ICML 2020 Figure 1", fig1_runs, fig1_execute,
@@ -419,7 +488,7 @@ def saliency_inputs(record) -> tuple:
     maps = {"natural": np.asarray(record["maps_natural"]), "adversarial": np.asarray(record["maps_adversarial"])}
     return np.asarray(record["images"]), maps, [f"label {l}" for l in record["labels"]]
 
-# %% ../nbs/13_images.ipynb 25
+# %% ../nbs/13_images.ipynb 28
 def fig2_runs(profile: str) -> list:
     "The a-model and l-model of each data set (Table 1 settings)."
     return [_image_run("fig2", profile, d, m) for d in IMAGE_SETTINGS[profile] for m in ("adversarial", "l1")]
@@ -431,7 +500,7 @@ def fig2_execute(run: Run, ctx: RunContext) -> dict:
     out = {}
     for kind in _kinds(p):
         dg = attribution_ginis(spec, splits, kind, p, ctx) - attribution_ginis(nat, splits, kind, p, ctx)
-        out[f"dg_{kind}"], out[f"mean_dg_{kind}"], out[f"median_dg_{kind}"] = _round(dg), float(dg.mean()), float(np.median(dg))
+        out[f"dg_{kind}"], out[f"mean_dg_{kind}"], out[f"median_dg_{kind}"] = rounded(dg), float(dg.mean()), float(np.median(dg))
     return out
 
 def fig2_settings(df: pd.DataFrame) -> dict:
@@ -450,22 +519,20 @@ def fig2_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
             for k, v in fig2_settings(df).items()]
     return pd.DataFrame(rows).round(4)
 
+def fig2_inputs(claim: Claim, records: pd.DataFrame) -> dict:
+    "Per-example dG(x) of the a-model and of the l-model against the natural model."
+    col = f"dg_{_attribution(claim)}"
+    return {"a": per_seed(_method(records, "adversarial"), col), "l": per_seed(_method(records, "l1"), col)}
+
 def fig2_verdicts(df: pd.DataFrame) -> list:
-    "Median dG of the a-model above that of the l-model, per data set and attribution method."
-    d = fig2_settings(df)
-    lines = []
-    for key, a in d.items():
-        if not key.endswith(" a") or key[:-2] + " l" not in d: continue
-        l = d[key[:-2] + " l"]
-        lines.append(f"{key[:-2]}: median dG(a) > median dG(l): {_holds(np.median(a) > np.median(l))} "
-                     f"({np.median(a):.4f} vs {np.median(l):.4f})")
-    return lines
+    "A Verdict on every Figure 2 claim: the median dG(x) of the a-model above that of the l-model."
+    return judge_claims("fig2", df, fig2_inputs)
 
 FIG2 = register_experiment(Experiment(
     "fig2", "ICML Figure 2: per-example sparseness improvements", "ICML 2020 Figure 2", fig2_runs, fig2_execute,
     table=fig2_table, verdicts=fig2_verdicts, description="dG(x) of a-models and l-models against the natural model"))
 
-# %% ../nbs/13_images.ipynb 27
+# %% ../nbs/13_images.ipynb 30
 FIG3_DATASETS = {"quick": ("mnist_5k",), "full": ("mnist", "fashion_mnist")}
 FIG3_EVAL = {"quick": {"n_shap": 0}, "full": {}}
 
@@ -480,9 +547,8 @@ def fig3_runs(profile: str) -> list:
     return runs
 
 def fig3_execute(run: Run, ctx: RunContext) -> dict:
-    "Accuracy and mean Gini (IG, and DeepSHAP where set) of one model of the sweep."
-    metrics = table1_images_execute(run, ctx)
-    return {k: v for k, v in metrics.items() if not k.startswith("gini_")}
+    "Accuracy and Gini (IG, and DeepSHAP where set) of one model of the sweep, per example and on average."
+    return table1_images_execute(run, ctx)
 
 def fig3_frame(df: pd.DataFrame) -> pd.DataFrame:
     "Long frame (dataset, family, param, accuracy, mean_gini) for `plots.tradeoff_curves`; family = A[IG], L[SHAP], ..."
@@ -506,25 +572,21 @@ def fig3_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     t.insert(2, "profile", profile)
     return t.round(4)
 
-def best_within(frame: pd.DataFrame, family: str, max_drop: float) -> float:
-    "Largest mean Gini of `family` among models whose accuracy is within `max_drop` of the natural model's."
-    f = frame[frame["family"] == family]
-    nat = f[f["param"] == 0]
-    if f.empty or nat.empty: return float("nan")
-    ok = f[f["accuracy"] >= float(nat["accuracy"].iloc[0]) - max_drop]
-    return float(ok["mean_gini"].max())
+def fig3_inputs(claim: Claim, records: pd.DataFrame) -> dict:
+    "The a and l curves, each natural first, then the sweep in order of eps or lambda: per-example Gini and correctness."
+    col = f"gini_{_attribution(claim)}"
+    nat = _method(records, "natural")
+    fams = {"a_curve": [nat] + [g for _, g in _method(records, "adversarial").groupby("eps")],
+            "l_curve": [nat] + [g for _, g in _method(records, "l1").groupby("l1_lambda")]}
+    out = {}
+    for name, points in fams.items():
+        out[name] = curve([per_seed(g, col) for g in points]) if len(points) > 1 else None
+        out[name + "_accuracy"] = curve([per_seed(g, "correct") for g in points]) if len(points) > 1 else None
+    return out
 
-def fig3_verdicts(df: pd.DataFrame, max_drop: float = 0.05) -> list:
-    "At an accuracy drop of at most 5 points, the best a-model is sparser than the best l-model."
-    t = fig3_frame(df)
-    lines = []
-    for dataset, g in t.groupby("dataset", sort=False):
-        for name in ATTRIBUTIONS.values():
-            a, l = best_within(g, f"A[{name}]", max_drop), best_within(g, f"L[{name}]", max_drop)
-            if np.isnan(a) or np.isnan(l): continue
-            lines.append(f"{dataset} [{g['data'].iloc[0]}] {name}: best mean Gini within {100 * max_drop:g} accuracy "
-                         f"points of natural, a-models > l-models: {_holds(a > l)} ({a:.4f} vs {l:.4f})")
-    return lines
+def fig3_verdicts(df: pd.DataFrame) -> list:
+    "A Verdict on every Figure 3 claim: the eps curve above the lambda curve over their common accuracy range."
+    return judge_claims("fig3", df, fig3_inputs)
 
 FIG3 = register_experiment(Experiment(
     "fig3", "ICML Figure 3: accuracy vs mean Gini over eps and lambda grids", "ICML 2020 Figure 3", fig3_runs,

@@ -9,15 +9,17 @@ import numpy as np
 import pandas as pd
 
 from . import attacks
-from .exp_images import ModelSpec, _holds, _round, data_label, run_splits, trained_model
+from .exp_images import ModelSpec, curve, data_label, judge_claims, per_seed, rounded, run_splits, trained_model
 from .experiments import Experiment, Run, RunContext, register_experiment, side_by_side
-from .training import accuracy, pgd_accuracy
+from .training import accuracy
+from .verdicts import Claim
 
 # %% auto 0
-__all__ = ['ROBUST_METHODS', 'APPROACH', 'ROBUST_SETTINGS', 'ROBUST_PAPER_NAME', 'TABLE2_PAPER', 'TABLE2', 'TABLE3_PAPER',
-           'TABLE3_DATASET', 'TABLE3', 'TABLE4_PAPER', 'TABLE4', 'gradient_map', 'ifia_gradient', 'robust_params',
-           'robust_execute', 'robust_rows', 'table2_runs', 'table2_execute', 'table3_runs', 'table3_table',
-           'table3_verdicts', 'table4_runs', 'table4_execute']
+__all__ = ['ROBUST_METHODS', 'APPROACH', 'ROBUST_SETTINGS', 'ROBUST_PAPER_NAME', 'ROBUST_METRIC', 'CLAIM_METHOD', 'TABLE2_PAPER',
+           'TABLE2', 'TABLE3_PAPER', 'TABLE3_DATASET', 'TABLE3', 'TABLE4_PAPER', 'TABLE4', 'gradient_map',
+           'ifia_gradient', 'robust_params', 'pgd_correct', 'robust_execute', 'robust_rows', 'robust_inputs',
+           'table2_verdicts', 'table4_verdicts', 'table2_runs', 'table2_execute', 'table3_runs', 'table3_table',
+           'table3_inputs', 'table3_verdicts', 'table4_runs', 'table4_execute']
 
 # %% ../nbs/14_robust.ipynb 6
 def gradient_map(model, x, y) -> np.ndarray:
@@ -89,16 +91,22 @@ def _robust_run(experiment: str, profile: str, dataset: str, method: str, **over
                     robust_params(profile, dataset, method, **override), profile=profile)
 
 # %% ../nbs/14_robust.ipynb 15
+def pgd_correct(model, x, y, eps: float, steps: int, step_size: float, restarts: int = 1, batch_size: int = 256,
+                seed: int = 0, clip=(0.0, 1.0)) -> np.ndarray:
+    "Per-example robustness (bool): correct at x and at every restart's PGD point; its mean is `training.pgd_accuracy`."
+    return attacks.adversarial_correct(model, x, y, eps, steps, step_size, restarts, batch_size, seed, clip=clip)
+
 def robust_execute(run: Run, ctx: RunContext, saliency: str = "ig") -> dict:
-    "Natural accuracy, PGD accuracy, and top-k intersection / Kendall tau under the top-k attribution attack."
+    "Natural and PGD accuracy, top-k intersection and Kendall tau under the top-k attribution attack, per example too."
     if saliency not in ("ig", "gradient"): raise ValueError(f"`saliency` must be 'ig' or 'gradient', got {saliency!r}")
     splits = run_splits(run, ctx)  # a missing data set fails here, before any training
     p = run.param_dict
     model = trained_model(ModelSpec.of(run), splits, ctx)
     x, y = splits.x_test, splits.y_test
     eps = float(p["attack_eps"])
-    out = {"natural_accuracy": accuracy(model, x, y),
-           "pgd_accuracy": pgd_accuracy(model, x, y, eps, int(p["pgd_steps"]), float(p["pgd_step_size"]), seed=run.seed)}
+    robust = pgd_correct(model, x, y, eps, int(p["pgd_steps"]), float(p["pgd_step_size"]), seed=run.seed)
+    out = {"natural_accuracy": accuracy(model, x, y), "pgd_accuracy": float(robust.mean()),
+           "pgd_correct": robust.astype(int).tolist()}
     xa, ya = x[:int(p["n_ifia"])], y[:int(p["n_ifia"])]
     args = dict(eps=eps, k=int(p["k"]), steps=int(p["ifia_steps"]), step_size=float(p["ifia_step_size"]),
                 restarts=int(p["ifia_restarts"]), eval_k=int(p["eval_k"]), seed=run.seed)
@@ -109,7 +117,8 @@ def robust_execute(run: Run, ctx: RunContext, saliency: str = "ig") -> dict:
     n = int(res.evaluated.sum())
     out.update(n_attacked=n, topk_intersection=res.mean_topk_intersection if n else float("nan"),
                kendall_tau=res.mean_kendall_tau if n else float("nan"),
-               kendall_tau_per_example=_round(res.kendall_tau[res.evaluated]))
+               kendall_tau_per_example=rounded(np.where(res.evaluated, res.kendall_tau, np.nan)),
+               topk_per_example=rounded(np.where(res.evaluated, res.topk_intersection, np.nan)))
     return out
 
 def robust_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -134,26 +143,23 @@ def _robust_table(paper: pd.DataFrame):
         return out.round(4)
     return table
 
-def _robust_verdicts(best: str):
-    def verdicts(df: pd.DataFrame) -> list:
-        t = robust_rows(df)
-        lines = []
-        for dataset, g in t.groupby("dataset", sort=False):
-            get = lambda a: g[g["approach"] == a].iloc[0] if (g["approach"] == a).any() else None
-            nat, madry, ours = get("NATURAL"), get("Madry et al."), get(best)
-            tag = f"{dataset} [{g['data'].iloc[0]}]"
-            if ours is not None and madry is not None:
-                lines.append(f"{tag}: {best} more attribution-robust than Madry (Kendall): {_holds(ours['Kendall'] > madry['Kendall'])} "
-                             f"({ours['Kendall']:.3f} vs {madry['Kendall']:.3f})")
-            if madry is not None and nat is not None:
-                lines.append(f"{tag}: Madry more attribution-robust than natural (Kendall): {_holds(madry['Kendall'] > nat['Kendall'])} "
-                             f"({madry['Kendall']:.3f} vs {nat['Kendall']:.3f})")
-            if ours is not None and nat is not None:
-                cost = nat["Nat Acc %"] - ours["Nat Acc %"]
-                lines.append(f"{tag}: {best} costs little natural accuracy (at most 5 points): {_holds(cost <= 5)} "
-                             f"({cost:.1f} points)")
-        return lines
-    return verdicts
+ROBUST_METRIC = {"kendall": ("kendall_tau_per_example", 1.0), "topk": ("topk_per_example", 100.0),
+                 "adv_acc": ("pgd_correct", 100.0)}  # claim metric -> record column, scale to the paper's units
+CLAIM_METHOD = {"natural": "natural", "madry": "adversarial", "ig_norm": "ig_norm", "ig_sum_norm": "ig_sum_norm"}
+
+def robust_inputs(claim: Claim, records: pd.DataFrame) -> dict:
+    "Per-example metric of each training method a Table 2 or 4 claim compares (NaN where an image was not attacked)."
+    column, scale = ROBUST_METRIC[claim.key.split(".")[3]]
+    return {name: per_seed(records[records["method"] == method], column, scale) for name, method in CLAIM_METHOD.items()}
+
+def table2_verdicts(df: pd.DataFrame) -> list:
+    "A Verdict on every Table 2 / Figure 2 claim (IG maps)."
+    return judge_claims("table2", df, robust_inputs)
+
+def table4_verdicts(df: pd.DataFrame) -> list:
+    "A Verdict on every Table 4 claim (simple-gradient maps)."
+    return judge_claims("table4", df, robust_inputs)
+
 
 # %% ../nbs/14_robust.ipynb 17
 TABLE2_PAPER = _paper_frame([
@@ -177,7 +183,7 @@ def table2_execute(run: Run, ctx: RunContext) -> dict:
 TABLE2 = register_experiment(Experiment(
     "table2", "NeurIPS Table 2: accuracy, PGD accuracy and attribution robustness (IG)", "NeurIPS 2019 Table 2",
     table2_runs, table2_execute, table=_robust_table(TABLE2_PAPER), paper_values=TABLE2_PAPER,
-    verdicts=_robust_verdicts("IG-SUM-NORM"),
+    verdicts=table2_verdicts,
     description="natural, Madry (PGD), IG-NORM, IG-SUM-NORM; top-k attack on IG maps"))
 
 # %% ../nbs/14_robust.ipynb 19
@@ -202,14 +208,15 @@ def table3_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     out.insert(1, "profile", profile)
     return out.round(4)
 
+def table3_inputs(claim: Claim, records: pd.DataFrame) -> dict:
+    "Per-example metric of IG-NORM at m = 50 and at every other m of the grid (a curve input, in order of m)."
+    column, scale = ROBUST_METRIC[claim.key.split(".")[3]]
+    by_m = {int(m): per_seed(g, column, scale) for m, g in records.groupby("m_grad")}
+    return {"m50": by_m.pop(50, None), "other_m": curve([v for _, v in sorted(by_m.items())])}
+
 def table3_verdicts(df: pd.DataFrame) -> list:
-    "Does a larger m in the gradient step give more attribution robustness?"
-    t = robust_rows(df).sort_values("m")
-    if len(t) < 2: return []
-    rho = float(pd.Series(t["m"].astype(float)).corr(t["Kendall"], method="spearman"))
-    best = int(t.loc[t["Kendall"].idxmax(), "m"])
-    return [f"MNIST [{t['data'].iloc[0]}]: Kendall tau rises with m (Spearman over the grid > 0): {_holds(rho > 0)} "
-            f"(rho = {rho:.2f}; best m = {best}; the paper found no monotone trend, best m = 50)"]
+    "A Verdict on every Table 3 claim: m = 50 is the best number of Riemann steps in the gradient step."
+    return judge_claims("table3", df, table3_inputs)
 
 TABLE3 = register_experiment(Experiment(
     "table3", "NeurIPS Table 3: m in the gradient step of IG-NORM (MNIST)", "NeurIPS 2019 Table 3",
@@ -239,5 +246,5 @@ def table4_execute(run: Run, ctx: RunContext) -> dict:
 TABLE4 = register_experiment(Experiment(
     "table4", "NeurIPS Table 4: attribution robustness with simple-gradient maps", "NeurIPS 2019 Table 4",
     table4_runs, table4_execute, table=_robust_table(TABLE4_PAPER), paper_values=TABLE4_PAPER,
-    verdicts=_robust_verdicts("IG-SUM-NORM"),
+    verdicts=table4_verdicts,
     description="the Table 2 models, top-k attack and scores on |gradient| maps"))

@@ -15,6 +15,8 @@ from .metrics import concentration_metrics, feature_impact, gini, percent_signif
 from .models import logistic_regression
 from .theory import train_one_layer
 from .training import TrainConfig, accuracy, roc_auc, train
+from .validation import (ArgumentTypeError, check_array, check_choice, check_frame, check_integer,
+                                  check_labels, check_number, check_seed, refuse)
 
 # %% auto 0
 __all__ = ['TABULAR', 'FAMILIES', 'OPTIMIZER', 'IG_STEPS', 'TIE', 'T1_GRID', 'T1_EPOCHS', 'T1_SEEDS', 'PAPER_SETTING',
@@ -23,7 +25,7 @@ __all__ = ['TABULAR', 'FAMILIES', 'OPTIMIZER', 'IG_STEPS', 'TIE', 'T1_GRID', 'T1
            'weights_of', 'table1_runs', 'table1_execute', 'tradeoff_frame', 'matched_l_model', 'table1_rows',
            'table1_table', 'table1_verdicts', 'appi_runs', 'appi_execute', 'appi_frame', 'eps_sweep', 'appi_rows',
            'appi_table', 'appi_verdicts', 'feat_indep_runs', 'feat_indep_execute', 'feat_indep_frame',
-           'feat_indep_table', 'feat_indep_verdicts']
+           'feat_indep_table', 'feat_indep_verdicts', 'penalty_expansion']
 
 # %% ../nbs/12_tabular.ipynb 6
 TABULAR = ("mushroom", "spambase")
@@ -33,20 +35,26 @@ IG_STEPS = 50
 
 def tabular_splits(name: str, split: str = "icml"):
     "Mushroom or Spambase as the papers prepare them: Spambase standardized, Mushroom one-hot 0/1."
-    if name not in TABULAR: raise ValueError(f"`name` must be one of {TABULAR}, got {name!r}")
+    check_choice("name", name, TABULAR)
     return load_dataset(name, split=split, seed=0, standardize_features=(name == "spambase"))
 
 def train_logistic(x, y, method: str, strength: float, epochs: int, seed: int = 0):
     "A logistic model trained with FTRL(0.01), batch 32, by method natural / adversarial_closed_form (eps) / l1 (lambda)."
-    if method not in FAMILIES: raise ValueError(f"`method` must be one of {tuple(FAMILIES)}, got {method!r}")
-    extra = {"adversarial_closed_form": {"eps": float(strength)}, "l1": {"l1_lambda": float(strength)}}.get(method, {})
+    check_choice("method", method, tuple(FAMILIES))
+    x = check_array("x", x, ndim=2, dtype=np.float32)
+    y = check_labels("y", y, len(x), n_classes=2)
+    strength, epochs = check_number("strength", strength, low=0), check_integer("epochs", epochs, low=1)
+    seed = check_seed("seed", seed)
+    extra = {"adversarial_closed_form": {"eps": strength}, "l1": {"l1_lambda": strength}}.get(method, {})
     model = logistic_regression(x.shape[1])
-    config = TrainConfig(epochs=int(epochs), clip=None, **OPTIMIZER, **extra)
+    config = TrainConfig(epochs=epochs, clip=None, **OPTIMIZER, **extra)
     train(model, method, (x, y), config, seed=seed, verbose=False)
     return model
 
 def weights_of(model) -> np.ndarray:
     "The kernel of a logistic model as a (d,) array."
+    if not callable(getattr(model, "get_weights", None)):
+        refuse("model", "a Keras model (with get_weights)", model, ArgumentTypeError)
     return np.asarray(model.get_weights()[0])[:, 0]
 
 def _strength(run: Run) -> float:
@@ -55,7 +63,7 @@ def _strength(run: Run) -> float:
 
 def _family_frame(df: pd.DataFrame) -> pd.DataFrame:
     "Records with a `family` (natural/adversarial/l1) and `param` (eps or lambda, 0 for natural) column."
-    df = df.copy()
+    df = check_frame("df", df, ("dataset", "method")).copy()
     df["family"] = df["method"].map(FAMILIES)
     eps = df["eps"] if "eps" in df else np.nan
     lam = df["lambda"] if "lambda" in df else np.nan
@@ -93,7 +101,7 @@ TABLE1_PAPER = pd.DataFrame({
 
 def table1_runs(profile: str) -> list:
     "Natural, adversarial (eps grid) and l1 (lambda grid) logistic models on Mushroom and Spambase, ICML split."
-    runs, epochs = [], T1_EPOCHS[profile]
+    runs, epochs = [], T1_EPOCHS[check_choice("profile", profile, tuple(T1_EPOCHS))]
     for ds in TABULAR:
         grid = T1_GRID[profile][ds]
         for seed in T1_SEEDS[profile]:
@@ -122,7 +130,7 @@ def table1_execute(run: Run, ctx: RunContext) -> dict:
 # %% ../nbs/12_tabular.ipynb 10
 def tradeoff_frame(df: pd.DataFrame) -> pd.DataFrame:
     "Seed-averaged accuracy, AUC and mean Gini per data set, family and parameter, with dG and AcDrop (%)."
-    f = _family_frame(df)
+    f = _family_frame(check_frame("df", df, ("dataset", "method", "accuracy", "auc", "mean_gini", "seed")))
     g = (f.groupby(["dataset", "family", "param"], as_index=False)
           .agg(accuracy=("accuracy", "mean"), auc=("auc", "mean"), mean_gini=("mean_gini", "mean"), seeds=("seed", "nunique")))
     nat = g[g["family"] == "natural"].set_index("dataset")
@@ -137,6 +145,7 @@ def _pick(g: pd.DataFrame, dataset: str, family: str, param: float | None):
 
 def matched_l_model(g: pd.DataFrame, dataset: str, a_row) -> pd.Series | None:
     "The l1 model of dataset whose AcDrop is closest to a_row's."
+    check_frame("g", g, ("dataset", "family", "AcDrop %"))
     part = g[(g["dataset"] == dataset) & (g["family"] == "l1")]
     if part.empty or a_row is None: return None
     return part.iloc[int(np.argmin(np.abs(part["AcDrop %"].to_numpy() - a_row["AcDrop %"])))]
@@ -207,7 +216,7 @@ APPI_PAPER = pd.DataFrame({
 
 def appi_runs(profile: str) -> list:
     "Natural, adversarial (arXiv-scale eps grid) and l1 (lambda grid) logistic models, 70/30 split."
-    runs, epochs = [], APPI_EPOCHS[profile]
+    runs, epochs = [], APPI_EPOCHS[check_choice("profile", profile, tuple(APPI_EPOCHS))]
     for ds in TABULAR:
         grid = APPI_GRID[profile][ds]
         make = lambda method, params: Run.make("app_i", ds, "logistic", method,
@@ -235,12 +244,13 @@ def appi_execute(run: Run, ctx: RunContext) -> dict:
 # %% ../nbs/12_tabular.ipynb 14
 def appi_frame(df: pd.DataFrame) -> pd.DataFrame:
     "Records with family/param and the W1P/AUC metrics, seed-averaged."
-    f = _family_frame(df)
     cols = ["auc", "accuracy", "W1P", "WL1", "FI1P", "FIL1"]
+    f = _family_frame(check_frame("df", df, ("dataset", "method", *cols)))
     return f.groupby(["dataset", "family", "param"], as_index=False)[cols].mean()
 
 def eps_sweep(g: pd.DataFrame, dataset: str, family: str = "adversarial") -> pd.DataFrame:
     "The (eps, w1p, auc, fi1p) sweep of one family on one data set, natural model as eps = 0."
+    check_frame("g", g, ("dataset", "family", "param", "W1P", "auc", "FI1P"))
     part = g[(g["dataset"] == dataset) & g["family"].isin(["natural", family])]
     return (part.rename(columns={"param": "eps", "W1P": "w1p", "FI1P": "fi1p"})[["eps", "w1p", "auc", "fi1p"]]
                 .sort_values("eps").reset_index(drop=True))
@@ -313,6 +323,7 @@ FI_SIZE = {"quick": {"n": 4000, "epochs": 3}, "full": {"n": 10000, "epochs": 5}}
 
 def feat_indep_runs(profile: str) -> list:
     "One run per eps and seed on FEAT-INDEP data with the strengths FI_STRENGTHS."
+    check_choice("profile", profile, tuple(FI_SIZE))
     return [Run.make("feat_indep", "synthetic:feat_indep", "one_layer", "adversarial_closed_form",
                      {"eps": e, "strengths": list(FI_STRENGTHS), **FI_SIZE[profile], "lr": 0.05}, seed=s, profile=profile)
             for s in FI_SEEDS[profile] for e in FI_EPS[profile]]
@@ -328,6 +339,7 @@ def feat_indep_execute(run: Run, ctx: RunContext) -> dict:
 
 def feat_indep_frame(df: pd.DataFrame) -> pd.DataFrame:
     "Long frame: seed, eps, feature, a_i, margin = eps - abs(a_i), removed fraction r_i."
+    check_frame("df", df, ("seed", "eps", "weights", "strengths"))
     rows = []
     for seed, part in df.groupby("seed"):
         nat = part[part["eps"] == 0]
@@ -367,3 +379,24 @@ FEAT_INDEP = register_experiment(Experiment(
     "feat_indep", "FEAT-INDEP sweep: weak-feature weight removed vs eps - |a_i|", "arXiv 2019 Theorem 3.1",
     feat_indep_runs, feat_indep_execute, table=feat_indep_table, verdicts=feat_indep_verdicts,
     description="one-layer model without bias, SGD lr 0.05, batch 32, logistic loss, closed-form adversary"))
+
+# %% ../nbs/12_tabular.ipynb 37
+def penalty_expansion(x, y, w, b: float, eps: float) -> dict:
+    """Mean closed-form adversarial logistic loss of the model (w, b) on (x, y), against its expansion in t = eps ||w||_1.
+
+    Returns the natural and adversarial mean losses, the first-order term t E[g'(m)] (the l1 penalty weighted by g'),
+    the second-order term t^2/2 E[g''(m)] and the exact remainder beyond first order; y holds 0/1 labels.
+    """
+    x = check_array("x", x, ndim=2, dtype=np.float64)
+    y = check_labels("y", y, len(x), n_classes=2)
+    w = check_array("w", w, ndim=1, dtype=np.float64)
+    if w.shape != (x.shape[1],): refuse("w", f"a vector of length d = {x.shape[1]} (the columns of `x`)", w)
+    b, eps = check_number("b", b), check_number("eps", eps, low=0)
+    m = -(2.0 * y - 1.0) * (x @ w + b)  # the negative margin of each example
+    t = eps * np.abs(w).sum()
+    slope = 0.5 * (1.0 + np.tanh(0.5 * m))  # g'(m) of g(m) = log(1 + e^m)
+    natural, adversarial = np.logaddexp(0.0, m).mean(), np.logaddexp(0.0, m + t).mean()
+    first = t * slope.mean()
+    return {"eps": eps, "eps ||w||_1": t, "natural": natural, "adversarial": adversarial, "first order": first,
+            "second order": 0.5 * t ** 2 * (slope * (1.0 - slope)).mean(), "remainder": adversarial - natural - first}
+

@@ -5,27 +5,39 @@
 # %% ../nbs/11_experiments.ipynb 3
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
+import inspect
 import json
 import os
 import platform
+import re
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
-from .backend import visible_accelerators
-
 # %% auto 0
-__all__ = ['PROFILES', 'Run', 'RunContext', 'Experiment', 'register_experiment', 'list_experiments', 'get_experiment',
-           'results_dir', 'package_versions', 'hardware_string', 'write_json_atomic', 'record_path', 'select_runs',
-           'run_experiment', 'load_records', 'side_by_side', 'ExperimentReport', 'experiment_report', 'provenance_line']
+__all__ = ['PROFILES', 'BOOKKEEPING_MODULES', 'Run', 'RunContext', 'Experiment', 'register_experiment', 'list_experiments',
+           'registered_names', 'unregister_experiment', 'get_experiment', 'results_dir', 'package_versions',
+           'hardware_string', 'package_dir', 'module_file', 'normalized_source', 'source_hash', 'package_imports',
+           'code_modules', 'combine_hashes', 'code_hash', 'package_hash', 'experiment_code', 'experiment_code_hash',
+           'git_state', 'provenance', 'host_name', 'process_alive', 'write_json_atomic', 'remove_stale_temp_files',
+           'record_path', 'folder_lock', 'claim_path', 'this_process', 'read_claim', 'claim_alive', 'claim_run',
+           'release_claim', 'remove_dead_claims', 'select_runs', 'run_experiment', 'load_records', 'side_by_side',
+           'ExperimentReport', 'stale_mask', 'changed_modules', 'experiment_report', 'staleness_text',
+           'provenance_line']
 
 # %% ../nbs/11_experiments.ipynb 5
 PROFILES = ("quick", "full")
@@ -130,6 +142,14 @@ def list_experiments() -> list[str]:
     "Names of the registered experiments, sorted."
     return sorted(_REGISTRY)
 
+def registered_names() -> list[str]:
+    "Names of the registered experiments in the order they were registered."
+    return list(_REGISTRY)
+
+def unregister_experiment(name: str) -> None:
+    "Remove the experiment called name from the registry (nothing happens when there is none)."
+    _REGISTRY.pop(name, None)
+
 def get_experiment(name: str) -> Experiment:
     "The registered experiment called name; ValueError listing the known names otherwise."
     if name not in _REGISTRY:
@@ -137,14 +157,14 @@ def get_experiment(name: str) -> Experiment:
     return _REGISTRY[name]
 
 # %% ../nbs/11_experiments.ipynb 9
-_VERSION_PACKAGES = ("advex-lit", "keras", "tensorflow", "numpy", "scipy", "pandas", "scikit-learn")
+_VERSION_PACKAGES = ("advex-lit", "keras", "tensorflow", "jax", "numpy", "scipy", "pandas", "scikit-learn", "shap")
 
 def results_dir(profile: str) -> Path:
     "Default results folder of a profile: `$ADVEX_RESULTS/<profile>` or `<repo>/results/<profile>`."
     if profile not in PROFILES:
         raise ValueError(f"`profile` must be one of {PROFILES}, got {profile!r}")
     root = os.environ.get("ADVEX_RESULTS")
-    base = Path(root) if root else Path(__file__).resolve().parent.parent / "results"
+    base = Path(root) if root else package_dir().parent / "results"
     return base / profile
 
 def package_versions() -> dict:
@@ -165,16 +185,184 @@ def hardware_string() -> str:
     except OSError:
         pass
     parts = [f"{platform.system()} {platform.machine()}", f"{os.cpu_count()} CPUs" + (f" ({cpu})" if cpu else "")]
-    gpus = visible_accelerators()
-    parts.append(("GPU: " + ", ".join(gpus)) if gpus else "no GPU")
+    if "keras" in sys.modules:  # a run that never loaded Keras used no accelerator; don't load it only to ask
+        from advex_lit.backend import visible_accelerators
+        gpus = visible_accelerators()
+        parts.append(("GPU: " + ", ".join(gpus)) if gpus else "no GPU")
+    else:
+        parts.append("no accelerator used (Keras not loaded)")
     return ", ".join(parts)
 
 # %% ../nbs/11_experiments.ipynb 11
+BOOKKEEPING_MODULES = ("advex_lit", "advex_lit.experiments", "advex_lit.cli", "advex_lit.plots", "advex_lit.verdicts",
+                       "advex_lit._modidx")
+
+def package_dir() -> Path:
+    "The folder of the installed advex_lit package."
+    return Path(importlib.util.find_spec("advex_lit").origin).resolve().parent
+
+def module_file(module: str) -> Path:
+    "The source file of an advex_lit module name such as 'advex_lit.metrics'; ValueError for other names."
+    if not isinstance(module, str) or not (module == "advex_lit" or module.startswith("advex_lit.")):
+        raise ValueError(f"`module` must name an advex_lit module such as 'advex_lit.metrics', got {module!r}")
+    if module == "advex_lit": return package_dir() / "__init__.py"
+    return package_dir().joinpath(*module.split(".")[1:]).with_suffix(".py")
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+def normalized_source(source: str) -> str:
+    "Python source as its AST dump without docstrings, comments, formatting or line numbers."
+    return ast.dump(_strip_docstrings(ast.parse(source)), include_attributes=False)
+
+def source_hash(source: str) -> str:
+    "First 16 hex characters of the sha256 of the normalized source."
+    return hashlib.sha256(normalized_source(source).encode()).hexdigest()[:16]
+
+def package_imports(source: str, relative: bool = True) -> set:
+    "The advex_lit modules a source imports anywhere in it (relative imports count when relative=True)."
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name == "advex_lit" or a.name.startswith("advex_lit.")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and not relative: continue
+            base = ("advex_lit" + (f".{node.module}" if node.module else "")) if node.level else (node.module or "")
+            if base == "advex_lit": found |= {f"advex_lit.{a.name}" for a in node.names}  # from . import x
+            elif base.startswith("advex_lit."): found.add(base)
+    return {m for m in found if module_file(m).exists()}
+
+def code_modules(modules: str | Iterable[str]) -> dict:
+    "{module: source hash} for the given advex_lit modules and every advex_lit module they import, transitively."
+    todo = [modules] if isinstance(modules, str) else list(modules)
+    hashes = {}
+    while todo:
+        m = todo.pop()
+        if m in hashes or m in BOOKKEEPING_MODULES: continue
+        path = module_file(m)
+        if not path.exists(): raise ValueError(f"no source file for module {m!r} (looked for {path})")
+        source = path.read_text()
+        hashes[m] = source_hash(source)
+        todo += sorted(package_imports(source))
+    return dict(sorted(hashes.items()))
+
+def combine_hashes(hashes: dict) -> str:
+    "One 16-hex-digit hash of a {name: hash} mapping."
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
+
+def code_hash(modules: str | Iterable[str]) -> str:
+    "Hash of the normalized source of the given advex_lit modules and their advex_lit imports, transitively."
+    return combine_hashes(code_modules(modules))
+
+def package_hash() -> str:
+    "Hash of the normalized source of every module of the package."
+    files = sorted(p for p in package_dir().glob("*.py") if p.name != "_modidx.py")
+    return combine_hashes({p.stem: source_hash(p.read_text()) for p in files})
+
+# %% ../nbs/11_experiments.ipynb 12
+def _outside_code(fn) -> tuple:
+    "(name, hash, advex_lit modules it refers to) for a function defined outside the package."
+    fn = getattr(fn, "func", fn)  # a functools.partial
+    name = getattr(fn, "__module__", None) or "?"
+    try: source, relative = inspect.getsource(sys.modules[name]), False
+    except (KeyError, TypeError, OSError):
+        try: source, relative = inspect.getsource(fn), False
+        except (TypeError, OSError): source = None
+    if source is not None:
+        try: h, refs = source_hash(source), package_imports(source, relative)
+        except SyntaxError: source = None
+    if source is None:
+        code = getattr(fn, "__code__", None)
+        h, refs = hashlib.sha256(repr((code.co_code, code.co_consts) if code else fn).encode()).hexdigest()[:16], set()
+    for value in getattr(fn, "__globals__", {}).values():
+        mod = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+        if isinstance(mod, str) and (mod == "advex_lit" or mod.startswith("advex_lit.")): refs.add(mod)
+    return name, h, refs
+
+def experiment_code(exp: "Experiment") -> dict:
+    "{module: hash} of the code that determines exp's numbers: its execute/prepare modules and their advex_lit imports."
+    roots, outside = set(), {}
+    for fn in (exp.execute, exp.prepare):
+        if fn is None: continue
+        mod = getattr(getattr(fn, "func", fn), "__module__", None) or ""
+        if mod == "advex_lit" or mod.startswith("advex_lit."): roots.add(mod); continue
+        name, h, refs = _outside_code(fn)
+        outside[name], roots = h, roots | refs
+    return dict(sorted({**code_modules(sorted(roots)), **outside}.items()))
+
+def experiment_code_hash(exp: "Experiment") -> str:
+    "The code hash of an experiment (see experiment_code)."
+    return combine_hashes(experiment_code(exp))
+
+# %% ../nbs/11_experiments.ipynb 13
+def _git(args: list, cwd: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode(errors="replace") if done.returncode == 0 else None
+
+def git_state() -> dict:
+    "commit (or 'uncommitted'), base_commit and diff_hash of the git checkout holding the package; Nones outside git."
+    pkg = package_dir()
+    top = _git(["rev-parse", "--show-toplevel"], pkg)
+    head = _git(["rev-parse", "HEAD"], pkg)
+    if top is None or head is None or Path(top.strip()).resolve() != pkg.parent:
+        return {"commit": None, "base_commit": None, "diff_hash": None}
+    head = head.strip()
+    diff = _git(["diff", "HEAD", "--binary", "--", pkg.name], pkg.parent) or ""
+    untracked = (_git(["ls-files", "--others", "--exclude-standard", "--", pkg.name], pkg.parent) or "").split()
+    if not diff and not untracked:
+        return {"commit": head, "base_commit": head, "diff_hash": None}
+    digest = hashlib.sha256(diff.encode())
+    for name in sorted(untracked):
+        digest.update(name.encode() + b"\0" + (pkg.parent / name).read_bytes())
+    return {"commit": "uncommitted", "base_commit": head, "diff_hash": digest.hexdigest()[:16]}
+
+def provenance(exp: "Experiment | None" = None, hardware: bool = True) -> dict:
+    "What made a record: git state, package hash, code hash of exp (when given), versions, hardware (when asked)."
+    out = {**git_state(), "package_hash": package_hash(), "versions": package_versions()}
+    if hardware: out["hardware"] = hardware_string()
+    if exp is not None:
+        modules = experiment_code(exp)
+        out.update(code_hash=combine_hashes(modules), code_modules=modules)
+    return out
+
+# %% ../nbs/11_experiments.ipynb 17
+def host_name() -> str:
+    "This machine's host name, reduced to letters, digits and dashes (it becomes part of file names)."
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+def _process_start(pid: int) -> str | None:
+    "The start time of process pid in clock ticks since boot (Linux), None where unknown."
+    try:
+        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+def process_alive(pid: int, started: str | None = None) -> bool:
+    "True when process pid exists on this machine (and, if started is given, is the same process, not a reused pid)."
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        raise ValueError(f"`pid` must be a positive integer, got {pid!r}")
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass  # it exists, owned by another user
+    now = _process_start(pid)
+    return started is None or now is None or now == started
+
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)@([A-Za-z0-9-]+)\.[A-Za-z0-9_]+\.tmp$")
+
 def write_json_atomic(path, obj) -> Path:
-    "Write obj as JSON to path atomically (tmp file in the same folder + os.replace); no partial file on failure."
+    "Write obj as JSON to path atomically (tmp file named with the writer's pid in the same folder + os.replace)."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}@{host_name()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=1, sort_keys=True, allow_nan=True)
@@ -186,11 +374,97 @@ def write_json_atomic(path, obj) -> Path:
         raise
     return path
 
+def remove_stale_temp_files(folder, max_age: float = 600.0) -> list:
+    "Delete the temp files under folder whose writer is gone (same host); unnamed legacy ones older than max_age s."
+    removed = []
+    for p in sorted(Path(folder).glob(".*.tmp")):
+        m = _TEMP_NAME.match(p.name)
+        try:
+            if m: dead = m.group(2) == host_name() and not process_alive(int(m.group(1)))
+            else: dead = time.time() - p.stat().st_mtime > max_age
+            if dead:
+                p.unlink()
+                removed.append(p)
+        except FileNotFoundError:
+            pass  # its writer finished (or another cleaner got there first)
+    return removed
+
 def record_path(out, run: Run) -> Path:
     "Where the record of run is stored under out."
     return Path(out) / run.experiment / f"{run.config_hash()}.json"
 
-# %% ../nbs/11_experiments.ipynb 13
+# %% ../nbs/11_experiments.ipynb 19
+@contextmanager
+def folder_lock(folder):
+    "Hold an exclusive flock of folder (a no-op where flock does not exist) while the block runs."
+    try: import fcntl
+    except ImportError:
+        yield; return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+def claim_path(out, run: Run) -> Path:
+    "Where the claim of run lives under out."
+    return record_path(out, run).with_suffix(".claim")
+
+def this_process() -> dict:
+    "The owner fields a claim of this process holds."
+    return {"pid": os.getpid(), "host": host_name(), "started": _process_start(os.getpid()),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+def read_claim(path) -> dict:
+    "The owner fields in a claim file ({} when it is empty or unreadable)."
+    try: owner = json.loads(Path(path).read_text())
+    except (OSError, ValueError): return {}
+    return owner if isinstance(owner, dict) else {}
+
+def claim_alive(path, max_age: float = 60.0) -> bool:
+    "True when the claim at path belongs to a running process (or cannot be checked: another host)."
+    owner = read_claim(path)
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:  # half written by an owner killed meanwhile
+        try: return time.time() - Path(path).stat().st_mtime < max_age
+        except FileNotFoundError: return False
+    if owner.get("host") != host_name(): return True
+    return process_alive(pid, owner.get("started"))
+
+def claim_run(out, run: Run) -> dict | None:
+    "Claim run for this process: None on success, else the owner fields of the live process that holds it."
+    path = claim_path(out, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(path.parent):
+        if path.exists():
+            if claim_alive(path): return read_claim(path) or {"pid": None, "host": None}
+            path.unlink()  # its owner is gone: reclaim
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with os.fdopen(fd, "w") as f:
+            json.dump(this_process(), f)
+            f.flush()
+            os.fsync(f.fileno())
+    return None
+
+def release_claim(out, run: Run) -> None:
+    "Remove this process's claim of run (a claim another process holds is left alone)."
+    path = claim_path(out, run)
+    owner = read_claim(path)
+    if owner.get("pid") == os.getpid() and owner.get("host") == host_name():
+        path.unlink(missing_ok=True)
+
+def remove_dead_claims(folder) -> list:
+    "Delete the claims under folder whose owner is gone; return their paths."
+    removed = []
+    with folder_lock(folder):
+        for p in sorted(Path(folder).glob("*.claim")):
+            if not claim_alive(p):
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+# %% ../nbs/11_experiments.ipynb 21
 def _validate_runs(exp: Experiment, runs: list, profile: str) -> list:
     "Check the runs of exp for this profile; ValueError on a foreign, mislabelled or duplicate run."
     if not isinstance(runs, (list, tuple)) or not all(isinstance(r, Run) for r in runs):
@@ -227,45 +501,82 @@ def select_runs(name: str, profile: str = "quick", only: str | None = None) -> l
             raise ValueError(f"`only`={only!r} matches no data set of experiment {name!r}; its data sets: {', '.join(datasets)}")
     return runs
 
+def _execute_run(exp: Experiment, run: Run, ctx: RunContext, prov: dict) -> None:
+    "Execute one run and write its record with the provenance fields."
+    start = time.perf_counter()
+    metrics = exp.execute(run, ctx)
+    seconds = time.perf_counter() - start
+    if not isinstance(metrics, dict):
+        raise TypeError(f"experiment {exp.name!r}: execute() must return a dict, got {type(metrics).__name__}")
+    if "hardware" not in prov: prov["hardware"] = hardware_string()  # after a run, so its accelerator is loaded
+    record = {"run": run.to_json(), "config_hash": run.config_hash(), "metrics": _plain(metrics), "seconds": seconds,
+              "versions": prov["versions"], "hardware": prov["hardware"],
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "provenance": {k: v for k, v in prov.items() if k not in ("versions", "hardware")}}
+    write_json_atomic(record_path(ctx.out, run), record)
+
+def _held_message(name: str, held: dict) -> str:
+    owners = sorted({f"pid {o.get('pid')} on {o.get('host')}" for o in held.values()})
+    labels = "; ".join(r.label() for r in held)
+    return (f"experiment {name!r}: {len(held)} run(s) are being computed by another process ({', '.join(owners)}) "
+            f"and were skipped; run again later to collect them: {labels}")
+
 def run_experiment(name: str, profile: str = "quick", out="results", only: str | None = None,
-                   progress: bool = True) -> pd.DataFrame:
-    "Execute the runs of experiment name that have no record under out yet; return the records of all selected runs."
+                   progress: bool = True, wait: bool = False, poll: float = 1.0) -> pd.DataFrame:
+    """Execute the runs of experiment name that have no record and no live claim under out; return the records of all
+    selected runs that have one. Runs another process holds are skipped with a warning, or awaited when wait=True."""
     runs = select_runs(name, profile, only)
     exp = get_experiment(name)
     out = Path(out)
     ctx = RunContext(out=out, profile=profile, cache={}, progress=progress)
+    if (out / name).is_dir():
+        remove_stale_temp_files(out / name)
+        remove_dead_claims(out / name)
     todo = [r for r in runs if not record_path(out, r).exists()]
     if todo and exp.prepare is not None:
         exp.prepare(todo, ctx)
+    held = {}
     if todo:
-        versions, hardware = package_versions(), None
+        prov = provenance(exp, hardware=False)  # the code as imported now, before any run
         bar = None
         if progress:
             from tqdm import tqdm
             bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"{name} [{profile}]",
                        unit="run", file=sys.stderr, dynamic_ncols=True)
         try:
-            for run in todo:
-                if bar is not None: bar.set_postfix_str(run.label()[:80])
-                start = time.perf_counter()
-                metrics = exp.execute(run, ctx)
-                seconds = time.perf_counter() - start
-                if not isinstance(metrics, dict):
-                    raise TypeError(f"experiment {name!r}: execute() must return a dict, got {type(metrics).__name__}")
-                hardware = hardware or hardware_string()
-                record = {"run": run.to_json(), "config_hash": run.config_hash(), "metrics": _plain(metrics),
-                          "seconds": seconds, "versions": versions, "hardware": hardware,
-                          "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-                write_json_atomic(record_path(out, run), record)
-                if bar is not None: bar.update(1)
+            while todo:
+                for run in todo:
+                    if record_path(out, run).exists():  # finished by another process meanwhile
+                        held.pop(run, None)
+                        if bar is not None: bar.update(1)
+                        continue
+                    owner = claim_run(out, run)
+                    if owner is not None:
+                        held[run] = owner
+                        continue
+                    held.pop(run, None)
+                    try:
+                        if not record_path(out, run).exists():
+                            if bar is not None: bar.set_postfix_str(run.label()[:80])
+                            _execute_run(exp, run, ctx, prov)
+                    finally:
+                        release_claim(out, run)
+                    if bar is not None: bar.update(1)
+                todo = list(held) if wait else []
+                if todo: time.sleep(poll)
         finally:
             if bar is not None: bar.close()
+    if held:
+        message = _held_message(name, held)
+        warnings.warn(message, stacklevel=2)
+        if progress: print(message, file=sys.stderr, flush=True)
     wanted = {r.config_hash() for r in runs}
-    df = load_records(out, experiment=name, profile=profile)
+    df = load_records(out, experiment=name, profile=profile, missing_ok=True)
     return df[df["config_hash"].isin(wanted)].reset_index(drop=True) if len(df) else df
 
-# %% ../nbs/11_experiments.ipynb 15
+# %% ../nbs/11_experiments.ipynb 23
 _RUN_FIELDS = ("experiment", "dataset", "model", "method", "seed", "profile")
+_PROVENANCE_COLUMNS = ("config_hash", "seconds", "hardware", "date", "versions", "commit", "code_hash", "code_modules")
 
 def _flatten(d: dict, prefix: str = "") -> dict:
     out = {}
@@ -275,34 +586,56 @@ def _flatten(d: dict, prefix: str = "") -> dict:
         else: out[key] = v
     return out
 
-def load_records(out="results", experiment: str | None = None, profile: str | None = None) -> pd.DataFrame:
-    "All records under out (optionally one experiment / profile) as a frame, one row per run."
-    import warnings
+def _record_row(rec: dict) -> dict:
+    "One frame row of a record: run fields, params, metrics, provenance."
+    run = rec["run"]
+    row = {k: run[k] for k in _RUN_FIELDS}
+    params = run.get("params", {})
+    row.update(params)
+    for k, v in _flatten(rec.get("metrics", {})).items():
+        row[f"metric.{k}" if k in params or k in _RUN_FIELDS or k in _PROVENANCE_COLUMNS else k] = v
+    prov = rec.get("provenance") or {}
+    row.update(config_hash=rec["config_hash"], seconds=rec.get("seconds"), hardware=rec.get("hardware"),
+               date=rec.get("date"), versions=rec.get("versions"), commit=prov.get("commit"),
+               code_hash=prov.get("code_hash"), code_modules=prov.get("code_modules"))
+    return row
+
+def _check_load_args(out: Path, experiment, profile, missing_ok: bool) -> bool:
+    "Validate load_records' arguments; False when there is nothing to read (a missing folder with missing_ok)."
+    if profile is not None and profile not in PROFILES:
+        raise ValueError(f"`profile` must be None or one of {PROFILES}, got {profile!r}")
+    if experiment is not None:
+        if not isinstance(experiment, str) or not experiment or "/" in experiment:
+            raise ValueError(f"`experiment` must be None or an experiment name, got {experiment!r}")
+        if experiment not in _REGISTRY and not (out / experiment).is_dir():
+            raise ValueError(f"unknown experiment {experiment!r}: not registered and no folder {out / experiment}; "
+                             f"known experiments: {', '.join(list_experiments()) or '(none registered)'}")
+    if not out.is_dir():
+        if missing_ok: return False
+        raise FileNotFoundError(f"results folder {out} does not exist (run `advex-lit reproduce` first, or check `out`)")
+    return True
+
+def load_records(out="results", experiment: str | None = None, profile: str | None = None,
+                 missing_ok: bool = False) -> pd.DataFrame:
+    """All records under out (optionally one experiment / profile) as a frame, one row per run.
+    A missing folder raises FileNotFoundError unless missing_ok; an unknown experiment or profile raises ValueError."""
     out = Path(out)
-    pattern = f"{experiment}/*.json" if experiment else "*/*.json"
     rows = []
-    for p in sorted(out.glob(pattern)):
-        try: rec = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            warnings.warn(f"skipping unreadable record {p}: {err}")
-            continue
-        if not (isinstance(rec, dict) and "run" in rec and "config_hash" in rec):
-            continue  # another JSON file (a cache, a checkpoint's metadata), not a run record
-        run = rec["run"]
-        row = {k: run[k] for k in _RUN_FIELDS}
-        params = run.get("params", {})
-        row.update(params)
-        for k, v in _flatten(rec.get("metrics", {})).items():
-            row[f"metric.{k}" if k in params or k in _RUN_FIELDS else k] = v
-        row.update(config_hash=rec["config_hash"], seconds=rec.get("seconds"), hardware=rec.get("hardware"),
-                   date=rec.get("date"), versions=rec.get("versions"))
-        rows.append(row)
+    if _check_load_args(out, experiment, profile, missing_ok):
+        for p in sorted(out.glob(f"{experiment}/*.json" if experiment else "*/*.json")):
+            try: rec = json.loads(p.read_text())
+            except (OSError, json.JSONDecodeError) as err:
+                warnings.warn(f"skipping unreadable record {p}: {err}")
+                continue
+            if not (isinstance(rec, dict) and "run" in rec and "config_hash" in rec):
+                continue  # another JSON file (a cache, a checkpoint's metadata), not a run record
+            rows.append(_record_row(rec))
     df = pd.DataFrame(rows)
     if len(df) and profile is not None: df = df[df["profile"] == profile].reset_index(drop=True)
-    if not len(df): df = pd.DataFrame(columns=list(_RUN_FIELDS) + ["config_hash", "seconds", "hardware", "date", "versions"])
+    if not len(df): df = pd.DataFrame(columns=list(_RUN_FIELDS) + list(_PROVENANCE_COLUMNS))
     return df
 
-# %% ../nbs/11_experiments.ipynb 17
+# %% ../nbs/11_experiments.ipynb 25
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list) -> pd.DataFrame:
     "Merge ours with paper on the key columns `on`; each paper metric m appears as m and 'm (paper)' side by side."
     on = [on] if isinstance(on, str) else list(on)
@@ -326,7 +659,7 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list) -> pd.DataFr
     cols += [f"{c} (paper)" for c in p_metrics if c not in ours.columns]
     return merged[cols]
 
-# %% ../nbs/11_experiments.ipynb 19
+# %% ../nbs/11_experiments.ipynb 27
 @dataclass
 class ExperimentReport:
     "An experiment's table, verdicts and provenance for one results folder."
@@ -339,26 +672,62 @@ class ExperimentReport:
     verdicts: list
     hardware: list
     dates: tuple
+    code_hash: str | None = None
+    stale: int = 0
+    unknown: int = 0
+    changed_modules: list = field(default_factory=list)
+    commits: list = field(default_factory=list)
 
     @property
     def n_records(self) -> int:
         return len(self.records)
 
+def stale_mask(records: pd.DataFrame, current: str) -> pd.Series:
+    "True for each record whose code hash differs from current, or that names no code hash (unknown provenance)."
+    if "code_hash" not in records: return pd.Series(True, index=records.index)
+    return records["code_hash"].map(lambda h: not isinstance(h, str) or h != current).astype(bool)
+
+def changed_modules(records: pd.DataFrame, current: dict) -> list:
+    "The modules whose hash in some stale record differs from current ({module: hash})."
+    changed = set()
+    for mods in records.get("code_modules", pd.Series(dtype=object)):
+        if isinstance(mods, dict):
+            changed |= {m for m in set(mods) | set(current) if mods.get(m) != current.get(m)}
+    return sorted(changed)
+
 def experiment_report(name: str, out, profile: str) -> ExperimentReport:
-    "Table, verdicts and provenance of experiment name from the records under out."
+    "Table, verdicts and provenance (stale records counted) of experiment name from the records under out."
     exp = get_experiment(name)
-    df = load_records(out, experiment=name, profile=profile)
+    df = load_records(out, experiment=name, profile=profile, missing_ok=True)
+    modules = experiment_code(exp)
+    current = combine_hashes(modules)
     table = verdicts = None
+    stale, unknown, changed = 0, 0, []
     if len(df):
         table = exp.table(df, profile) if exp.table is not None else df
         verdicts = list(exp.verdicts(df)) if exp.verdicts is not None else []
+        mask = stale_mask(df, current)
+        stale, unknown = int(mask.sum()), int(df["code_hash"].map(lambda h: not isinstance(h, str)).sum())
+        changed = changed_modules(df[mask], modules)
     hardware = sorted(set(df["hardware"].dropna())) if len(df) else []
     dates = (min(df["date"]), max(df["date"])) if len(df) else (None, None)
-    return ExperimentReport(name, exp.title, exp.paper, profile, df, table, verdicts or [], hardware, dates)
+    commits = sorted({c for c in df["commit"] if isinstance(c, str)}) if len(df) else []
+    return ExperimentReport(name, exp.title, exp.paper, profile, df, table, verdicts or [], hardware, dates,
+                            current, stale, unknown, changed, commits)
+
+def staleness_text(rep: ExperimentReport) -> str:
+    "How current the records of a report are, in words."
+    if not rep.stale: return f"code {rep.code_hash} (current)"
+    parts = [f"**{rep.stale} of {rep.n_records} records stale**"]
+    if rep.unknown: parts.append(f"{rep.unknown} of unknown provenance (no code hash)")
+    if rep.changed_modules: parts.append("code changed since: " + ", ".join(rep.changed_modules))
+    return "; ".join(parts)
 
 def provenance_line(rep: ExperimentReport) -> str:
-    "One line: profile, number of runs, hardware, dates."
+    "One line: profile, number of runs, hardware, dates, commits and whether the records are stale."
     if not rep.n_records: return f"profile {rep.profile}: no records"
     d0, d1 = (d[:10] if d else "?" for d in rep.dates)
     when = d0 if d0 == d1 else f"{d0} to {d1}"
-    return f"profile **{rep.profile}**, {rep.n_records} runs, hardware: {'; '.join(rep.hardware)}, date: {when}"
+    commits = ", ".join(c if c == "uncommitted" else c[:10] for c in rep.commits) or "unknown"
+    return (f"profile **{rep.profile}**, {rep.n_records} runs, hardware: {'; '.join(rep.hardware)}, date: {when}, "
+            f"commit: {commits}, {staleness_text(rep)}")

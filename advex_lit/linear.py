@@ -12,50 +12,41 @@ import numpy as np
 
 from .backend import compile_function, input_gradient, make_rng, to_numpy
 from .losses import LOSS_NAMES, get_loss, validate_margin_inputs
+from .validation import check_array, check_integer, check_number, check_seed, check_size_guard
 
 # %% auto 0
 __all__ = ['MAX_VERTEX_DIM', 'adversarial_perturbation', 'adversarial_loss', 'box_vertices', 'vertex_adversarial_loss',
            'linear_model', 'pgd_adversarial_loss', 'adversarial_loss_gradient']
 
 # %% ../nbs/02_linear.ipynb 10
-def _check_eps(eps) -> float:
-    "Return eps as a float after checking it is a finite number >= 0."
-    if isinstance(eps, (bool, np.bool_)) or np.ndim(eps) != 0:
-        raise ValueError(f"`eps` must be a non-negative number, got {eps!r}")
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise ValueError(f"`eps` must be a non-negative number, got {eps!r}") from None
-    if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"`eps` must be a finite number >= 0, got {eps}")
-    return eps
-
 def adversarial_perturbation(w, y, eps) -> np.ndarray:
     "The worst-case l_inf(eps) perturbation -y_k sgn(w) eps of each example, shaped (n, d) (n = 1 for a scalar y)."
-    w = np.asarray(w, dtype=np.float64)
-    if w.ndim != 1: raise ValueError(f"`w` must be a 1-d array (d,), got shape {w.shape}")
-    y = np.atleast_1d(np.asarray(y, dtype=np.float64))
+    w = check_array("w", w, ndim=1, dtype=np.float64)
+    y = check_array("y", np.atleast_1d(y) if np.ndim(y) == 0 else y, ndim=1)
     _, y, w = validate_margin_inputs(np.zeros((len(y), len(w))), y, w)
-    return -y[:, None] * np.sign(w)[None, :] * _check_eps(eps) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return -y[:, None] * np.sign(w)[None, :] * check_number("eps", eps, low=0) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 def adversarial_loss(x, y, w, eps, loss: str = "logistic") -> np.ndarray:
     "The worst-case l_inf(eps) loss g(eps ||w||_1 - y_k <w, x_k>) of each example, shaped (n,)."
     g = get_loss(loss).g
     x, y, w = validate_margin_inputs(x, y, w)
-    return g(_check_eps(eps) * np.abs(w).sum() - y * (x @ w))
+    return g(check_number("eps", eps, low=0) * np.abs(w).sum() - y * (x @ w))
 
 # %% ../nbs/02_linear.ipynb 15
 MAX_VERTEX_DIM = 16
 
 def box_vertices(d: int, eps: float) -> np.ndarray:
-    "All 2^d vertices of the box [-eps, eps]^d, shaped (2^d, d)."
+    "All 2^d vertices of the box [-eps, eps]^d, shaped (2^d, d); refused for d > MAX_VERTEX_DIM."
+    d, eps = check_integer("d", d, low=1), check_number("eps", eps, low=0)
+    # 2 ** d itself is capped: for a huge d even computing the count would take long
+    check_size_guard("d", d, 2 ** min(d, 64), 2 ** MAX_VERTEX_DIM, "vertices" if d <= 64 else "vertices at least")
     return eps * np.array(list(itertools.product((-1.0, 1.0), repeat=d))).reshape(2 ** d, d)
 
 def vertex_adversarial_loss(x, y, w, eps, loss: str = "logistic") -> np.ndarray:
     "Brute force: the largest loss g(-y<w, x + v>) over all 2^d vertices v of the eps-box, for each example (n,)."
     g = get_loss(loss).g
     x, y, w = validate_margin_inputs(x, y, w)
-    eps = _check_eps(eps)
+    eps = check_number("eps", eps, low=0)
     if x.shape[1] > MAX_VERTEX_DIM:
         raise ValueError(f"`x` has d = {x.shape[1]} features; enumerating 2^d vertices is refused for d > {MAX_VERTEX_DIM}")
     vertex_scores = box_vertices(x.shape[1], eps) @ w  # <w, v> for each vertex
@@ -69,28 +60,22 @@ def vertex_adversarial_loss(x, y, w, eps, loss: str = "logistic") -> np.ndarray:
 # %% ../nbs/02_linear.ipynb 21
 def linear_model(w) -> keras.Model:
     "A float64 Keras model x -> <w, x> (one Dense unit, no bias) whose kernel is w."
-    w = np.asarray(w, dtype=np.float64)
-    if w.ndim != 1: raise ValueError(f"`w` must be a 1-d array (d,), got shape {w.shape}")
+    w = check_array("w", w, ndim=1, dtype=np.float64)
     inputs = keras.Input(shape=(len(w),), dtype="float64")
     dense = keras.layers.Dense(1, use_bias=False, dtype="float64")
     model = keras.Model(inputs, dense(inputs))
     dense.kernel.assign(w[:, None])
     return model
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    return int(value)
-
 def pgd_adversarial_loss(x, y, w, eps, loss: str = "logistic", steps: int = 100, step_size: float | None = None,
                          restarts: int = 5, seed: int = 0) -> np.ndarray:
     "The largest loss found by projected sign-gradient ascent in the eps-box, from `restarts` random starts, per example."
     margin_loss_fn = get_loss(loss)
     x, y, w = validate_margin_inputs(x, y, w)
-    eps = _check_eps(eps)
-    steps, restarts = _check_positive_int("steps", steps), _check_positive_int("restarts", restarts)
-    step_size = 2.5 * eps / steps if step_size is None else float(step_size)
-    if not np.isfinite(step_size) or step_size < 0: raise ValueError(f"`step_size` must be a finite number >= 0, got {step_size}")
+    eps = check_number("eps", eps, low=0)
+    steps, restarts = check_integer("steps", steps, low=1), check_integer("restarts", restarts, low=1)
+    step_size = 2.5 * eps / steps if step_size is None else check_number("step_size", step_size, low=0)
+    seed = check_seed("seed", seed, generator=True)
     n, d = x.shape
     model = linear_model(w)
     x_all = np.tile(x, (restarts, 1))  # all restarts run as one batch
@@ -118,6 +103,6 @@ def adversarial_loss_gradient(x, y, w, eps, loss: str = "logistic") -> np.ndarra
     "Gradient with respect to w of each example's adversarial loss: g'(eps||w||_1 - y<w,x>) (eps sgn(w) - y x), (n, d)."
     dg = get_loss(loss).dg
     x, y, w = validate_margin_inputs(x, y, w)
-    eps = _check_eps(eps)
+    eps = check_number("eps", eps, low=0)
     slope = dg(eps * np.abs(w).sum() - y * (x @ w))
     return slope[:, None] * (eps * np.sign(w)[None, :] - y[:, None] * x)

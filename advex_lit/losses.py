@@ -12,10 +12,11 @@ import keras
 import numpy as np
 
 from .backend import to_numpy
+from .validation import check_array, check_callable, check_integer, check_labels, check_number
 
 # %% auto 0
 __all__ = ['LOSS_NAMES', 'elementwise_op', 'MarginLoss', 'get_loss', 'validate_margin_inputs', 'margin_loss',
-           'check_loss_assumptions']
+           'check_loss_assumptions', 'feat_trans_residual']
 
 # %% ../nbs/01_losses.ipynb 7
 LOSS_NAMES = ("logistic", "hinge", "softplus_hinge")
@@ -25,9 +26,11 @@ def _is_backend_tensor(z) -> bool:
 
 def elementwise_op(op: Callable) -> Callable:
     "Wrap an elementwise keras.ops function: NumPy (or Python) input gives NumPy float64 output; tensors pass through."
+    check_callable("op", op)
     def fn(z):
         if _is_backend_tensor(z): return op(z)
-        return to_numpy(op(keras.ops.convert_to_tensor(np.asarray(z, np.float64))))
+        z = check_array("z", z, min_rows=0, finite=False, dtype=np.float64)
+        return to_numpy(op(keras.ops.convert_to_tensor(z)))
     fn.__name__, fn.__doc__ = op.__name__, op.__doc__
     return fn
 
@@ -81,18 +84,12 @@ def get_loss(name: str) -> MarginLoss:
 # %% ../nbs/01_losses.ipynb 14
 def validate_margin_inputs(x, y, w):
     "Check and return float64 x (n, d), y (n,) in {-1, +1} (a scalar label is broadcast) and w (d,)."
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"`x` must be a 2-d array (n, d), got shape {x.shape}")
-    w = np.asarray(w, dtype=np.float64)
-    if w.ndim != 1 or w.shape[0] != x.shape[1]:
+    x = check_array("x", x, ndim=2, min_rows=0, finite=False, dtype=np.float64)
+    w = check_array("w", w, ndim=1, min_rows=0, finite=False, dtype=np.float64)
+    if w.shape[0] != x.shape[1]:
         raise ValueError(f"`w` must be a 1-d array of length d = {x.shape[1]} (the columns of `x`), got shape {w.shape}")
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 0: y = np.full(x.shape[0], float(y))
-    if y.shape != (x.shape[0],):
-        raise ValueError(f"`y` must be a scalar or a 1-d array of length n = {x.shape[0]} (the rows of `x`), got shape {y.shape}")
-    if not np.isin(y, (-1.0, 1.0)).all():
-        raise ValueError(f"`y` must hold labels in {{-1, +1}}, got values {np.unique(y)[:5]}")
+    if np.ndim(y) == 0: y = np.full(x.shape[0], check_number("y", y))
+    y = check_labels("y", y, x.shape[0], allowed=(-1, 1)).astype(np.float64)
     for name, a in (("x", x), ("w", w)):
         if not np.isfinite(a).all(): raise ValueError(f"`{name}` must be finite (no NaN or inf)")
     return x, y, w
@@ -106,11 +103,10 @@ def margin_loss(x, y, w, loss: str = "logistic") -> np.ndarray:
 # %% ../nbs/01_losses.ipynb 19
 def check_loss_assumptions(g: Callable, lo: float = -10, hi: float = 10, n: int = 2001) -> dict:
     "Test on a grid of `n` points in [lo, hi] whether g is non-decreasing and convex; returns dict(non_decreasing, convex)."
-    if not callable(g): raise TypeError(f"`g` must be callable, got {type(g).__name__}")
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"`lo` and `hi` must be finite with lo < hi, got {lo}, {hi}")
-    if int(n) != n or n < 3: raise ValueError(f"`n` must be an integer >= 3, got {n}")
-    z = np.linspace(lo, hi, int(n))
+    check_callable("g", g)
+    lo, hi, n = check_number("lo", lo), check_number("hi", hi), check_integer("n", n, low=3)
+    if not lo < hi: raise ValueError(f"`lo` and `hi` must be finite with lo < hi, got {lo}, {hi}")
+    z = np.linspace(lo, hi, n)
     values = np.asarray(to_numpy(g(z)), dtype=np.float64)
     if values.shape != z.shape:
         raise ValueError(f"`g` must act elementwise: g(z) for z of shape {z.shape} returned shape {values.shape}")
@@ -118,3 +114,14 @@ def check_loss_assumptions(g: Callable, lo: float = -10, hi: float = 10, n: int 
     tolerance = 1e-9 * max(1.0, np.abs(values).max())
     return dict(non_decreasing=bool((np.diff(values) >= -tolerance).all()),
                 convex=bool((np.diff(values, n=2) >= -tolerance).all()))
+
+# %% ../nbs/01_losses.ipynb 26
+def feat_trans_residual(x, y) -> float:
+    "max_i |midpoint of the class means of x_i|: 0 exactly when the data set satisfies FEAT-TRANS (labels -1/+1)."
+    x = check_array("x", x, ndim=2, dtype=np.float64)
+    y = check_labels("y", y, len(x), allowed=(-1, 1))
+    if not ((y == 1).any() and (y == -1).any()):
+        raise ValueError("`y` must contain both labels -1 and +1 (FEAT-TRANS compares the two class means)")
+    midpoint = (x[y == 1].mean(axis=0) + x[y == -1].mean(axis=0)) / 2
+    return float(np.abs(midpoint).max())
+

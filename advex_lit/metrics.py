@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .validation import ArgumentTypeError, check_array, check_bool, check_integer, check_number, is_integer, refuse
+
 # %% auto 0
 __all__ = ['gini', 'gini_of_maps', 'lorenz_curve', 'sparseness_improvement', 'accuracy_drop', 'percent_significant',
            'l1_linf_ratio', 'feature_value_impact', 'feature_impact', 'concentration_metrics', 'kendall_tau',
@@ -18,18 +20,15 @@ __all__ = ['gini', 'gini_of_maps', 'lorenz_curve', 'sparseness_improvement', 'ac
 # %% ../nbs/06_metrics.ipynb 6
 def _finite_array(x, name: str) -> np.ndarray:
     "x as a float64 array; ValueError naming `name` if it holds NaN or infinity."
-    try: a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"`{name}` must be an array of numbers ({err})") from err
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"`{name}` must be finite; it holds {int(np.sum(~np.isfinite(a)))} NaN or infinite values")
-    return a
+    return check_array(name, x, min_rows=0, dtype=np.float64)
 
 def _move_axis_last(a: np.ndarray, axis, name: str) -> np.ndarray:
     "a with the reduced axis (int, tuple of ints or None = all) flattened into the last position."
     if axis is None: return a.reshape(1, -1)[0] if a.ndim else a.reshape(1)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    if not all(isinstance(i, (int, np.integer)) and -a.ndim <= i < a.ndim for i in axes):
+    if not (is_integer(axis) or isinstance(axis, (tuple, list))):
+        refuse("axis", "an int, a tuple of ints or None", axis, ArgumentTypeError)
+    axes = (axis,) if is_integer(axis) else tuple(axis)
+    if not all(is_integer(i) and -a.ndim <= i < a.ndim for i in axes):
         raise ValueError(f"`axis` {axis!r} is not valid for `{name}` of shape {a.shape}")
     axes = tuple(sorted({int(i) % a.ndim for i in axes}))
     rest = [i for i in range(a.ndim) if i not in axes]
@@ -42,8 +41,7 @@ def gini(v, axis=-1, offset: float = 0.0) -> np.ndarray | float:
     offset: added to every |v_i| before sorting (the authors' code used 1e-7); 0 gives the exact index.
     """
     a = np.abs(_finite_array(v, "v"))
-    if not (np.isfinite(offset) and offset >= 0):
-        raise ValueError(f"`offset` must be a finite number >= 0, got {offset!r}")
+    offset = check_number("offset", offset, low=0)
     a = _move_axis_last(a, axis, "v")
     n = a.shape[-1]
     if n == 0:
@@ -96,8 +94,7 @@ def accuracy_drop(acc_natural, acc_model) -> float | np.ndarray:
 # %% ../nbs/06_metrics.ipynb 15
 def percent_significant(v, threshold: float = 0.01, axis=-1) -> np.ndarray | float:
     "Percent of entries with |v_i| >= threshold * max |v| along `axis` (W1P for v = w, FI1P for v = FI); 0 if v = 0."
-    if not (np.isfinite(threshold) and 0 < threshold <= 1):
-        raise ValueError(f"`threshold` must be in (0, 1], got {threshold!r}")
+    threshold = check_number("threshold", threshold, low=0, high=1, strict="low")
     a = _move_axis_last(np.abs(_finite_array(v, "v")), axis, "v")
     if a.shape[-1] == 0:
         raise ValueError("`v` must have at least one entry along `axis`")
@@ -148,6 +145,8 @@ def feature_impact(attributions, groups: Mapping | None = None, feature_names: S
     fv = feature_value_impact(attributions)
     d = len(fv)
     groups = _check_groups(groups, d)
+    if feature_names is not None and (isinstance(feature_names, str) or not hasattr(feature_names, "__len__")):
+        refuse("feature_names", "a list of column names or None", feature_names, ArgumentTypeError)
     if feature_names is not None and len(feature_names) != d:
         raise ValueError(f"`feature_names` must name all {d} columns, got {len(feature_names)}")
     owner = {i: name for name, cols in groups.items() for i in cols}
@@ -175,8 +174,7 @@ def _pair_batches(a, b, batched) -> tuple[np.ndarray, np.ndarray, bool]:
     b = _finite_array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"`a` {a.shape} and `b` {b.shape} must have the same shape")
-    if not isinstance(batched, (bool, np.bool_)):
-        raise TypeError(f"`batched` must be True or False, got {batched!r}")
+    batched = check_bool("batched", batched)
     if batched:
         if a.ndim < 2:
             raise ValueError(f"with batched=True `a` must be shaped (n, ...) with at least 2 axes, got {a.shape}")
@@ -238,11 +236,7 @@ def spearman(a, b, batched: bool = False) -> np.ndarray | float:
     return _unbatch(rho, batched)
 
 def _check_k(k, d: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"`k` must be an int, got {type(k).__name__}")
-    if not 1 <= k <= d:
-        raise ValueError(f"`k` must be between 1 and the map size {d}, got {k}")
-    return int(k)
+    return check_integer("k", k, low=1, high=d)  # at most the map size d
 
 def top_k_indices(a, k: int) -> np.ndarray:
     "Indices of the k largest entries of each row of a (n, d), ties broken by the lower index; (n, k)."

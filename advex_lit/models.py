@@ -9,28 +9,40 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from .validation import ArgumentTypeError, check_bool, check_integer, check_size_guard, is_integer, refuse
+
 # %% auto 0
-__all__ = ['logistic_regression', 'madry_cnn', 'small_cnn', 'PerImageStandardization', 'leaky_relu_01', 'neurips_resnet',
-           'wide_resnet']
+__all__ = ['MAX_LAYER_WEIGHTS', 'logistic_regression', 'madry_cnn', 'small_cnn', 'PerImageStandardization', 'leaky_relu_01',
+           'neurips_resnet', 'wide_resnet']
 
 # %% ../nbs/08_models.ipynb 6
+MAX_LAYER_WEIGHTS = 10 ** 9  # about 4 GB of float32 weights in one layer: refused before Keras allocates them
+
 def _check_int(name: str, value, low: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}")
-    return int(value)
+    return check_integer(name, value, low=low)
+
+def _check_name(name) -> str:
+    if not isinstance(name, str) or not name: refuse("name", "a non-empty string", name, ArgumentTypeError)
+    return name
+
+def _check_filters(filters, count: int) -> list:
+    "`count` positive integers."
+    if isinstance(filters, (str, bytes)) or not hasattr(filters, "__len__") or len(filters) != count:
+        raise ValueError(f"`filters` must be {count} integers, got {filters!r}")
+    return [_check_int("filters", f) for f in filters]
 
 def _check_shape(input_shape, ndim: int = 3) -> tuple:
     "An image shape (H, W, C) of positive integers."
     try: shape = tuple(input_shape)
     except TypeError: raise ValueError(f"`input_shape` must be a tuple (H, W, C), got {input_shape!r}") from None
-    if len(shape) != ndim or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in shape):
+    if len(shape) != ndim or not all(is_integer(s) and s >= 1 for s in shape):
         raise ValueError(f"`input_shape` must be {ndim} positive integers (H, W, C), got {input_shape!r}")
     return tuple(int(s) for s in shape)
 
 # %% ../nbs/08_models.ipynb 8
 def logistic_regression(d: int, use_bias: bool = True, kernel_initializer="zeros", name: str = "logistic_regression") -> keras.Model:
     "One Dense(1) unit: the logit <w, x> + b of a binary logistic model on d features."
-    d = _check_int("d", d)
+    d, use_bias, name = _check_int("d", d), check_bool("use_bias", use_bias), _check_name(name)
     inputs = keras.Input(shape=(d,), name="features")
     logit = layers.Dense(1, use_bias=use_bias, kernel_initializer=kernel_initializer, name="logit")(inputs)
     return keras.Model(inputs, logit, name=name)
@@ -40,9 +52,10 @@ def madry_cnn(input_shape=(28, 28, 1), n_classes: int = 10, filters=(32, 64), de
               name: str = "madry_cnn") -> keras.Model:
     "The CNN of Madry et al.: conv5x5(32)-pool-conv5x5(64)-pool-dense(1024)-logits (widths configurable)."
     input_shape, n_classes = _check_shape(input_shape), _check_int("n_classes", n_classes, 2)
-    dense_units = _check_int("dense_units", dense_units)
-    if len(tuple(filters)) != 2: raise ValueError(f"`filters` must be two integers, got {filters!r}")
-    f1, f2 = (_check_int("filters", f) for f in filters)
+    dense_units, name = _check_int("dense_units", dense_units), _check_name(name)
+    f1, f2 = _check_filters(filters, 2)
+    flat = (input_shape[0] // 4) * (input_shape[1] // 4) * f2
+    check_size_guard("dense_units", dense_units, flat * dense_units, MAX_LAYER_WEIGHTS, "weights in the dense layer")
     inputs = keras.Input(shape=input_shape, name="image")
     h = layers.Conv2D(f1, 5, padding="same", activation="relu", name="conv1")(inputs)
     h = layers.MaxPooling2D(2, name="pool1")(h)
@@ -55,6 +68,9 @@ def madry_cnn(input_shape=(28, 28, 1), n_classes: int = 10, filters=(32, 64), de
 def small_cnn(input_shape=(28, 28, 1), n_classes: int = 10, width: int = 8, name: str = "small_cnn") -> keras.Model:
     "A small CNN for quick runs and tests: conv3x3(w)-pool-conv3x3(2w)-pool-dense(4w)-logits."
     input_shape, n_classes, width = _check_shape(input_shape), _check_int("n_classes", n_classes, 2), _check_int("width", width)
+    name = _check_name(name)
+    flat = (input_shape[0] // 4) * (input_shape[1] // 4) * 2 * width
+    check_size_guard("width", width, flat * 4 * width, MAX_LAYER_WEIGHTS, "weights in the dense layer")
     inputs = keras.Input(shape=input_shape, name="image")
     h = layers.Conv2D(width, 3, padding="same", activation="relu", name="conv1")(inputs)
     h = layers.MaxPooling2D(2, name="pool1")(h)
@@ -108,8 +124,8 @@ def neurips_resnet(input_shape=(32, 32, 3), n_classes: int = 43, units: int = 5,
                    standardize: bool = True, name: str = "neurips_resnet") -> keras.Model:
     "The ResNet of the robust-attribution paper: per-image standardization, 3 stages of `units` residual units."
     input_shape, n_classes, units = _check_shape(input_shape), _check_int("n_classes", n_classes, 2), _check_int("units", units)
-    if len(tuple(filters)) != 4: raise ValueError(f"`filters` must be 4 integers (first conv, 3 stages), got {filters!r}")
-    filters = [_check_int("filters", f) for f in filters]
+    filters, standardize, name = _check_filters(filters, 4), check_bool("standardize", standardize), _check_name(name)
+    check_size_guard("filters", filters, 9 * max(filters) ** 2, MAX_LAYER_WEIGHTS, "weights in a convolution")
     return _resnet(input_shape, n_classes, filters[0], filters[1:], units, leaky_relu_01, standardize, name)
 
 def wide_resnet(input_shape=(32, 32, 3), n_classes: int = 10, depth: int = 28, width: int = 10,
@@ -117,6 +133,8 @@ def wide_resnet(input_shape=(32, 32, 3), n_classes: int = 10, depth: int = 28, w
     "WRN-depth-width: 3 stages of (depth - 4) / 6 pre-activation units with 16, 32, 64 times `width` filters."
     input_shape, n_classes = _check_shape(input_shape), _check_int("n_classes", n_classes, 2)
     depth, width = _check_int("depth", depth, 10), _check_int("width", width)
+    standardize, name = check_bool("standardize", standardize), None if name is None else _check_name(name)
+    check_size_guard("width", width, 9 * (64 * width) ** 2, MAX_LAYER_WEIGHTS, "weights in a convolution")
     if (depth - 4) % 6:
         raise ValueError(f"`depth` must satisfy (depth - 4) % 6 == 0 (e.g. 10, 16, 22, 28, 34, 40), got {depth}")
     return _resnet(input_shape, n_classes, 16, (16 * width, 32 * width, 64 * width), (depth - 4) // 6, "relu",

@@ -15,6 +15,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from .validation import ArgumentTypeError, check_array, check_bool, check_integer, check_number, refuse
+
 # %% auto 0
 __all__ = ['NATURAL_NAMES', 'saliency_grid', 'dg_boxplot', 'tradeoff_curves', 'goldilocks_band', 'w1p_auc_vs_eps',
            'dropoff_curves', 'fi_bars']
@@ -22,16 +24,12 @@ __all__ = ['NATURAL_NAMES', 'saliency_grid', 'dg_boxplot', 'tradeoff_curves', 'g
 # %% ../nbs/10_plots.ipynb 6
 def _check_title(title) -> str | None:
     "A figure title must be None or a string."
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"`title` must be a string or None, got {type(title).__name__}")
+    if title is not None and not isinstance(title, str): refuse("title", "a string or None", title, ArgumentTypeError)
     return title
 
 def _finite(values, name: str, ndim: int | None = None) -> np.ndarray:
     "values as a float array: non-empty, finite and (optionally) of `ndim` dimensions, else ValueError naming it."
-    try:
-        a = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"`{name}` must be numeric, got {type(values).__name__}") from err
+    a = check_array(name, values, min_rows=0, finite=False, dtype=np.float64)
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"`{name}` must be {ndim}-d, got shape {a.shape}")
     if a.size == 0: raise ValueError(f"`{name}` must not be empty")
@@ -40,15 +38,17 @@ def _finite(values, name: str, ndim: int | None = None) -> np.ndarray:
 
 def _check_dict(d, name: str) -> dict:
     "A non-empty mapping with string keys."
-    if not isinstance(d, Mapping) or len(d) == 0:
-        raise ValueError(f"`{name}` must be a non-empty dict name -> values, got {type(d).__name__}")
+    if not isinstance(d, Mapping): refuse(name, "a non-empty dict name -> values", d, ArgumentTypeError)
+    if len(d) == 0: raise ValueError(f"`{name}` must be a non-empty dict name -> values, got an empty one")
     for key in d:
         if not isinstance(key, str): raise ValueError(f"`{name}` keys must be strings (series names), got {key!r}")
     return dict(d)
 
 def _check_columns(df, columns: dict, name: str = "df") -> pd.DataFrame:
     "A non-empty DataFrame holding `columns` (role -> column name), numeric roles finite."
-    if not isinstance(df, pd.DataFrame): raise ValueError(f"`{name}` must be a pandas DataFrame, got {type(df).__name__}")
+    if not isinstance(df, pd.DataFrame): refuse(name, "a pandas DataFrame", df, ArgumentTypeError)
+    for role, column in columns.items():
+        if not isinstance(column, str): refuse(role, "a column name (a string)", column, ArgumentTypeError)
     missing = [c for c in columns.values() if c not in df.columns]
     if missing: raise ValueError(f"`{name}` lacks the columns {missing}; it has {list(df.columns)}")
     if len(df) == 0: raise ValueError(f"`{name}` must not be empty")
@@ -87,8 +87,9 @@ def saliency_grid(images, maps_by_model: dict, labels=None, n: int = 6, title=No
     for k, v in maps.items():
         if v.shape[:3] != images.shape[:3] or v.ndim not in (3, 4):
             raise ValueError(f"`maps_by_model[{k!r}]` must match `images` in (N, H, W) = {images.shape[:3]}, got {v.shape}")
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"`n` must be a positive integer, got {n!r}")
+    n = check_integer("n", n, low=1)
+    if labels is not None and (isinstance(labels, str) or not hasattr(labels, "__len__")):
+        refuse("labels", "a list of row labels or None", labels, ArgumentTypeError)
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"`labels` must have one entry per image ({len(images)}), got {len(labels)}")
     rows, cols = min(int(n), len(images)), 1 + len(maps)
@@ -193,9 +194,7 @@ def _eps_table(df, name: str = "df") -> pd.DataFrame:
     return df.sort_values("eps").reset_index(drop=True)
 
 def _check_band(auc_band) -> float:
-    if isinstance(auc_band, bool) or not np.isscalar(auc_band) or not np.isfinite(auc_band) or auc_band < 0:
-        raise ValueError(f"`auc_band` must be a finite number >= 0, got {auc_band!r}")
-    return float(auc_band)
+    return check_number("auc_band", auc_band, low=0)
 
 def goldilocks_band(df, auc_band: float = 0.01, *, drop_fraction: float = 0.5) -> tuple[float, float]:
     """The goldilocks eps range (lo, hi) of an (eps, w1p, auc) table.
@@ -207,8 +206,7 @@ def goldilocks_band(df, auc_band: float = 0.01, *, drop_fraction: float = 0.5) -
     """
     t = _eps_table(df)
     auc_band = _check_band(auc_band)
-    if not (np.isscalar(drop_fraction) and 0 < drop_fraction <= 1):
-        raise ValueError(f"`drop_fraction` must be in (0, 1], got {drop_fraction!r}")
+    drop_fraction = check_number("drop_fraction", drop_fraction, low=0, high=1, strict="low")
     eps, w1p, auc = (t[c].to_numpy(np.float64) for c in ("eps", "w1p", "auc"))
     ok = auc >= auc[0] - auc_band - 1e-12
     run = len(ok) if ok.all() else int(np.argmin(ok))  # admissible prefix eps[0:run]
@@ -259,6 +257,7 @@ def dropoff_curves(values_by_model: dict, normalize: bool = True, log_scale: boo
     log_scale: logarithmic y axis.
     """
     title = _check_title(title)
+    normalize, log_scale = check_bool("normalize", normalize), check_bool("log_scale", log_scale)
     d = _check_dict(values_by_model, "values_by_model")
     curves = {}
     for k, v in d.items():
@@ -288,10 +287,9 @@ def fi_bars(fi_by_model: dict, top: int = 15, title=None, value_label: str = "fe
     if not isinstance(value_label, str) or not value_label:
         raise ValueError(f"`value_label` must be a non-empty string, got {value_label!r}")
     d = _check_dict(fi_by_model, "fi_by_model")
-    if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
-        raise ValueError(f"`top` must be a positive integer, got {top!r}")
+    top = check_integer("top", top, low=1)
     for k, s in d.items():
-        if not isinstance(s, pd.Series): raise ValueError(f"`fi_by_model[{k!r}]` must be a pandas Series, got {type(s).__name__}")
+        if not isinstance(s, pd.Series): refuse(f"fi_by_model[{k!r}]", "a pandas Series", s, ArgumentTypeError)
         _finite(s, f"fi_by_model[{k!r}]")
         if s.index.has_duplicates: raise ValueError(f"`fi_by_model[{k!r}]` has repeated feature names")
     first = next(iter(d.values()))

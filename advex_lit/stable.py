@@ -11,24 +11,20 @@ from scipy.optimize import linprog, minimize_scalar
 
 from .attribution import integrated_gradients, path_weights
 from .backend import compile_function, input_gradient, make_rng, to_numpy
-from .linear import _check_eps, adversarial_perturbation, box_vertices, linear_model
+from .linear import adversarial_perturbation, box_vertices, linear_model
 from .losses import LOSS_NAMES, get_loss, margin_loss, validate_margin_inputs
+from .validation import ArgumentTypeError, check_array, check_choice, check_integer, check_number, check_seed, refuse
 
 # %% auto 0
 __all__ = ['MAX_CORNER_SEARCH_DIM', 'one_layer_loss_ig', 'stable_ig_maximizer', 'stable_ig_regularizer', 'stable_ig_loss',
            'label_loss_model', 'ig_of_loss', 'stable_ig_ascent', 'stable_ig_search', 'stable_ig_loss_numerical',
-           'robust_coupling_value', 'penalized_coupling_value', 'dual_coupling_value']
+           'ig_change', 'worst_ig_change', 'robust_coupling_value', 'penalized_coupling_value', 'dual_coupling_value']
 
 # %% ../nbs/05_stable.ipynb 13
-def _check_count(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or int(value) != value or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
 def _check_pair(x, x_prime, y, w=None):
     "Validate x, x' (same shape), y and (optionally) w; returns float64 arrays."
     x, y, w = validate_margin_inputs(x, y, np.zeros(np.shape(x)[-1]) if w is None else w)
-    x_prime = np.asarray(x_prime, dtype=np.float64)
+    x_prime = check_array("x_prime", x_prime, min_rows=0, finite=False, dtype=np.float64)
     if x_prime.shape != x.shape:
         raise ValueError(f"`x_prime` must have the shape of `x`, {x.shape}, got {x_prime.shape}")
     if not np.isfinite(x_prime).all(): raise ValueError("`x_prime` must be finite (no NaN or inf)")
@@ -47,7 +43,7 @@ def one_layer_loss_ig(x, x_prime, y, w, loss: str = "logistic") -> np.ndarray:
 def stable_ig_maximizer(x, y, w, eps) -> np.ndarray:
     "The point x - eps y sgn(w) of each example's eps-box where the l1 norm of the loss's IG is largest, (n, d)."
     x, y, w = validate_margin_inputs(x, y, w)
-    return x + adversarial_perturbation(w, y, _check_eps(eps))
+    return x + adversarial_perturbation(w, y, check_number("eps", eps, low=0))
 
 def stable_ig_regularizer(x, y, w, eps, loss: str = "logistic") -> np.ndarray:
     "The largest ||IG of the loss from x to x'||_1 over the l_inf eps-box, from the closed form at the maximizer, (n,)."
@@ -62,7 +58,8 @@ def stable_ig_loss(x, y, w, eps, loss: str = "logistic") -> np.ndarray:
 # %% ../nbs/05_stable.ipynb 17
 def label_loss_model(score_model: keras.Model, label: int, loss: str = "logistic") -> keras.Model:
     "The Keras model x -> g(-label * score(x)): the loss L_y of a one-output scoring model with the label fixed."
-    if label not in (-1, 1): raise ValueError(f"`label` must be -1 or +1, got {label!r}")
+    check_choice("label", check_integer("label", label), (-1, 1))
+    if not isinstance(score_model, keras.Model): refuse("score_model", "a Keras model", score_model, ArgumentTypeError)
     g = get_loss(loss).g
     dtype = score_model.outputs[0].dtype
     inputs = keras.Input(shape=score_model.input_shape[1:], dtype=score_model.inputs[0].dtype)
@@ -72,7 +69,10 @@ def label_loss_model(score_model: keras.Model, label: int, loss: str = "logistic
 def ig_of_loss(score_model: keras.Model, x, x_prime, y, loss: str = "logistic", steps: int = 128,
                method: str = "riemann_trapezoid") -> np.ndarray:
     "IG of each example's loss L_{y_k} along the straight path from x_k to x'_k, computed through the Keras model, (n, d)."
+    if not isinstance(score_model, keras.Model): refuse("score_model", "a Keras model", score_model, ArgumentTypeError)
+    get_loss(loss)
     x, x_prime, y, _ = _check_pair(x, x_prime, y)
+    steps = check_integer("steps", steps, low=1)
     attribution = np.zeros_like(x)
     for label in (-1, 1):
         rows = y == label
@@ -105,9 +105,9 @@ def stable_ig_ascent(x, y, w, eps, loss: str = "logistic", steps: int = 40, rest
     "Projected sign-gradient ascent on ||IG of the loss from x to x'||_1 in the eps-box: each run's best point, (n, restarts, d)."
     margin_fn = get_loss(loss)
     x, y, w = validate_margin_inputs(x, y, w)
-    eps = _check_eps(eps)
-    steps, restarts = _check_count("steps", steps, 0), _check_count("restarts", restarts)
-    ig_steps = _check_count("ig_steps", ig_steps)
+    eps = check_number("eps", eps, low=0)
+    steps, restarts = check_integer("steps", steps, low=0), check_integer("restarts", restarts, low=1)
+    ig_steps, seed = check_integer("ig_steps", ig_steps, low=1), check_seed("seed", seed, generator=True)
     n, d = x.shape
     x_all, y_all = np.tile(x, (restarts, 1)), np.tile(y, restarts)  # restart r of example k is row r * n + k
     step = _ascent_step_function(linear_model(w), margin_fn.g, x_all, y_all, ig_steps)
@@ -126,9 +126,11 @@ def stable_ig_search(x, y, w, eps, loss: str = "logistic", method: str = "ascent
                      restarts: int = 32, ig_steps: int = 128, seed: int = 0):
     "Numerically maximize ||IG of the loss from x to x'||_1 over the eps-box; returns (best norms (n,), best points (n, d))."
     get_loss(loss)
+    check_choice("method", method, ("vertex", "ascent"))
     x, y, w = validate_margin_inputs(x, y, w)
-    eps = _check_eps(eps)
-    ig_steps = _check_count("ig_steps", ig_steps)
+    eps = check_number("eps", eps, low=0)
+    steps, restarts = check_integer("steps", steps, low=0), check_integer("restarts", restarts, low=1)
+    ig_steps, seed = check_integer("ig_steps", ig_steps, low=1), check_seed("seed", seed, generator=True)
     n, d = x.shape
     if method == "vertex":
         if d > MAX_CORNER_SEARCH_DIM:
@@ -151,10 +153,49 @@ def stable_ig_loss_numerical(x, y, w, eps, loss: str = "logistic", method: str =
     norms, _ = stable_ig_search(x, y, w, eps, loss, method, steps, restarts, ig_steps, seed)
     return margin_loss(x, y, w, loss) + norms
 
-# %% ../nbs/05_stable.ipynb 35
+# %% ../nbs/05_stable.ipynb 29
+def _baseline_rows(baseline, x: np.ndarray) -> np.ndarray:
+    "The baseline u as (n, d) float64: zeros for None, one row (d,) broadcast, or one row per example."
+    if baseline is None: return np.zeros_like(x)
+    u = check_array("baseline", baseline, min_rows=0, dtype=np.float64)
+    if u.shape not in (x.shape, x.shape[1:]):
+        raise ValueError(f"`baseline` must be shaped like `x` {x.shape} or like one row {x.shape[1:]}, got {u.shape}")
+    return np.broadcast_to(u, x.shape).copy()
+
+def ig_change(x, x_prime, y, w, baseline=None, loss: str = "logistic") -> np.ndarray:
+    "||IG of L_y at x' minus IG of L_y at x||_1, both relative to the baseline u: the objective of ICML eq. (16), (n,)."
+    x, x_prime, y, w = _check_pair(x, x_prime, y, w)
+    u = _baseline_rows(baseline, x)
+    return np.abs(one_layer_loss_ig(u, x_prime, y, w, loss) - one_layer_loss_ig(u, x, y, w, loss)).sum(axis=1)
+
+def worst_ig_change(x, y, w, eps, baseline=None, loss: str = "logistic", samples: int = 256, seed: int = 0):
+    """The largest `ig_change` over the eps-box's corners and `samples` uniform points of it: ICML eq. (16) for L_y.
+
+    Returns (values (n,), maximizers (n, d)); a maximum over candidates, so a lower estimate of the true maximum.
+    """
+    get_loss(loss)
+    x, y, w = validate_margin_inputs(x, y, w)
+    eps = check_number("eps", eps, low=0)
+    samples, seed = check_integer("samples", samples, low=0), check_seed("seed", seed, generator=True)
+    n, d = x.shape
+    if d > MAX_CORNER_SEARCH_DIM:
+        raise ValueError(f"`x` has d = {d} features; the corner search is refused for d > {MAX_CORNER_SEARCH_DIM}")
+    u = _baseline_rows(baseline, x)
+    offsets = np.concatenate([box_vertices(d, eps), make_rng(seed).uniform(-eps, eps, size=(samples, d))])
+    candidates = x[:, None, :] + offsets[None]  # (n, c, d)
+    c = candidates.shape[1]
+    values = ig_change(np.repeat(x, c, axis=0), candidates.reshape(-1, d), np.repeat(y, c), w,
+                       np.repeat(u, c, axis=0), loss).reshape(n, c)
+    best = values.argmax(axis=1)
+    return values[np.arange(n), best], candidates[np.arange(n), best]
+
+
+# %% ../nbs/05_stable.ipynb 39
 def _check_transport(p, gain, cost):
     "Validate atom weights p (n,) and gain/cost tables (n, m); returns float64 arrays."
-    p, gain, cost = (np.asarray(a, dtype=np.float64) for a in (p, gain, cost))
+    p = check_array("p", p, ndim=1, dtype=np.float64)
+    gain = check_array("gain", gain, finite=False, dtype=np.float64)
+    cost = check_array("cost", cost, finite=False, dtype=np.float64)
     if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
         raise ValueError(f"`p` must be a 1-d array of non-negative weights summing to 1, got shape {p.shape}, sum {p.sum():.4g}")
     for name, table in (("gain", gain), ("cost", cost)):
@@ -168,7 +209,7 @@ def _check_transport(p, gain, cost):
 def robust_coupling_value(p, gain, cost, rho: float):
     "max sum(M * gain) over tables M >= 0 with row sums p and sum(M * cost) <= rho (a linear program); returns (value, M)."
     p, gain, cost = _check_transport(p, gain, cost)
-    if not np.isfinite(rho) or rho < 0: raise ValueError(f"`rho` must be a finite number >= 0, got {rho}")
+    rho = check_number("rho", rho, low=0)
     n, m = gain.shape
     rows = np.kron(np.eye(n), np.ones((1, m)))  # row sums of the flattened table
     result = linprog(-gain.ravel(), A_ub=cost.ravel()[None], b_ub=[rho], A_eq=rows, b_eq=p, bounds=(0, None),
@@ -179,13 +220,13 @@ def robust_coupling_value(p, gain, cost, rho: float):
 def penalized_coupling_value(p, gain, cost, gamma: float) -> float:
     "sup over couplings with first marginal p of E[gain - gamma cost] = sum_k p_k max_j (gain - gamma cost)_kj."
     p, gain, cost = _check_transport(p, gain, cost)
-    if not np.isfinite(gamma) or gamma < 0: raise ValueError(f"`gamma` must be a finite number >= 0, got {gamma}")
+    gamma = check_number("gamma", gamma, low=0)
     return float(p @ (gain - gamma * cost).max(axis=1))
 
 def dual_coupling_value(p, gain, cost, rho: float):
     "min over zeta >= 0 of zeta * rho + penalized_coupling_value(p, gain, cost, zeta), as a linear program; (value, zeta)."
     p, gain, cost = _check_transport(p, gain, cost)
-    if not np.isfinite(rho) or rho < 0: raise ValueError(f"`rho` must be a finite number >= 0, got {rho}")
+    rho = check_number("rho", rho, low=0)
     n, m = gain.shape
     # variables (zeta, u_1..u_n); u_k >= gain_kj - zeta cost_kj  <=>  -cost_kj zeta - u_k <= -gain_kj
     a_ub = np.hstack([-cost.reshape(-1, 1), -np.kron(np.eye(n), np.ones((m, 1)))])

@@ -12,18 +12,23 @@ import numpy as np
 
 from .backend import compile_function, input_gradient, make_rng, set_seed, to_numpy
 from .data import feat_indep_dataset
-from .linear import adversarial_loss_gradient, adversarial_perturbation
+from .linear import adversarial_loss, adversarial_loss_gradient, adversarial_perturbation
 from .losses import LOSS_NAMES, get_loss
+from .validation import (ArgumentTypeError, check_array, check_bool, check_choice, check_integer, check_labels,
+                                  check_number, check_probability, check_seed, check_size_guard, refuse)
 
 # %% auto 0
 __all__ = ['covariance_gap', 'CovarianceInstance', 'random_covariance_instance', 'DiscreteDistribution',
            'random_discrete_distribution', 'expected_update_exact', 'mean_g_prime', 'oriented_update', 'pruning_bound',
-           'weighted_average', 'group_pruning_bound', 'MonteCarloUpdate', 'expected_update_mc', 'one_layer_model',
-           'train_one_layer']
+           'weighted_average', 'group_pruning_bound', 'MonteCarloUpdate', 'expected_update_mc',
+           'expected_adversarial_loss', 'one_sided_derivative', 'hinge_adversarial_optimum', 'pairwise_margins',
+           'multiclass_adversarial_loss', 'multiclass_adversarial_loss_gradient', 'expected_update_multiclass_exact',
+           'pair_slopes', 'class_means', 'radial_update', 'multiclass_zero_column_update', 'multiclass_pruning_bound',
+           'MulticlassDistribution', 'random_multiclass_distribution', 'one_layer_model', 'train_one_layer']
 
 # %% ../nbs/03_theory.ipynb 7
 def _check_probs(probs, m: int, name: str = "probs") -> np.ndarray:
-    p = np.asarray(probs, np.float64)
+    p = check_array(name, probs, ndim=1, min_rows=0, finite=False, dtype=np.float64)
     if p.shape != (m,):
         raise ValueError(f"`{name}` must have shape ({m},), got {p.shape}")
     if not np.isfinite(p).all() or (p < 0).any() or abs(p.sum() - 1) > 1e-9:
@@ -32,8 +37,8 @@ def _check_probs(probs, m: int, name: str = "probs") -> np.ndarray:
 
 def covariance_gap(probs, z, f_values) -> float:
     "E[Z f] - E[Z] E[f] for a finite distribution with atom probabilities `probs`, values z and f(z, v) per atom."
-    z = np.asarray(z, np.float64)
-    f_values = np.asarray(f_values, np.float64)
+    z = check_array("z", z, ndim=1, dtype=np.float64)
+    f_values = check_array("f_values", f_values, min_rows=0, dtype=np.float64)
     if z.ndim != 1 or f_values.shape != z.shape:
         raise ValueError(f"`z` and `f_values` must be 1-d arrays of equal length, got {z.shape} and {f_values.shape}")
     p = _check_probs(probs, len(z))
@@ -51,9 +56,9 @@ class CovarianceInstance:
 def random_covariance_instance(n_y: int = 2, n_z: int = 3, n_v: int = 3, *, centered: bool = True,
                                seed: int = 0) -> CovarianceInstance:
     "A random finite (Y, Z, V) with Z, V independent given Y; if `centered`, E[Z | Y] is the same for every Y."
-    for name, value in (("n_y", n_y), ("n_z", n_z), ("n_v", n_v)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    n_y, n_z, n_v = (check_integer(name, value, low=1) for name, value in (("n_y", n_y), ("n_z", n_z), ("n_v", n_v)))
+    centered, seed = check_bool("centered", centered), check_seed("seed", seed, generator=True)
+    check_size_guard("n_y * n_z * n_v", n_y * n_z * n_v, n_y * n_z * n_v, 10 ** 7, "atoms")
     rng = make_rng(seed)
     p_y = rng.dirichlet(np.ones(n_y))
     p_z, p_v = rng.dirichlet(np.ones(n_z), n_y), rng.dirichlet(np.ones(n_v), n_y)
@@ -77,16 +82,16 @@ class DiscreteDistribution:
 def random_discrete_distribution(group_sizes=(1, 1, 1), n_atoms: int = 3, *, p_positive: float | None = None,
                                  seed: int = 0) -> DiscreteDistribution:
     "Random finite distribution satisfying FEAT-EXP whose feature groups are conditionally independent given y."
-    sizes = list(np.atleast_1d(group_sizes))
-    if not sizes or any(not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
+    sizes = np.atleast_1d(check_array("group_sizes", group_sizes, ndim=(0, 1), min_rows=0))
+    if sizes.size == 0 or sizes.dtype.kind not in "iu" or (sizes < 1).any():
         raise ValueError(f"`group_sizes` must be a non-empty list of positive integers, got {group_sizes!r}")
-    if not isinstance(n_atoms, (int, np.integer)) or n_atoms < 1:
-        raise ValueError(f"`n_atoms` must be a positive integer, got {n_atoms!r}")
-    if n_atoms ** len(sizes) > 200_000:
-        raise ValueError(f"{n_atoms}**{len(sizes)} atoms per label is too many to enumerate; use fewer groups or atoms")
-    rng = make_rng(seed)
-    p = rng.uniform(0.2, 0.8) if p_positive is None else float(p_positive)
-    if not 0 < p < 1: raise ValueError(f"`p_positive` must be in (0, 1), got {p_positive}")
+    sizes = [int(s) for s in sizes]
+    n_atoms = check_integer("n_atoms", n_atoms, low=1)
+    check_size_guard("n_atoms", n_atoms, n_atoms ** len(sizes), 200_000, f"atoms per label ({len(sizes)} groups)")
+    check_size_guard("group_sizes", group_sizes, 2 * n_atoms ** len(sizes) * sum(sizes), 10 ** 8, "atom coordinates")
+    p_positive = check_probability("p_positive", p_positive, strict=True, optional=True)
+    rng = make_rng(check_seed("seed", seed, generator=True))
+    p = rng.uniform(0.2, 0.8) if p_positive is None else p_positive
     xs, ys, ps = [], [], []
     tables = []  # per group: atoms (2, n_atoms, size) for y = +1, -1 and their probabilities (2, n_atoms)
     for size in sizes:
@@ -106,63 +111,56 @@ def random_discrete_distribution(group_sizes=(1, 1, 1), n_atoms: int = 3, *, p_p
     return DiscreteDistribution(np.concatenate(xs), np.concatenate(ys), np.concatenate(ps), strengths, groups)
 
 # %% ../nbs/03_theory.ipynb 20
-def _check_eps(eps) -> float:
-    if isinstance(eps, (bool, np.bool_)) or not np.isscalar(eps) or not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"`eps` must be a finite number >= 0, got {eps!r}")
-    return float(eps)
-
 def _check_w(w, d: int | None = None) -> np.ndarray:
-    w = np.asarray(w, np.float64)
+    w = check_array("w", w, ndim=1, min_rows=0, finite=False, dtype=np.float64)
     if w.ndim != 1 or not np.isfinite(w).all():
         raise ValueError(f"`w` must be a finite 1-d weight vector, got shape {w.shape}")
     if d is not None and len(w) != d:
         raise ValueError(f"`w` has {len(w)} entries but the data have {d} features")
     return w
 
-def _check_support(support_x, support_y, probs):
-    x = np.asarray(support_x, np.float64)
-    y = np.asarray(support_y)
-    if x.ndim != 2: raise ValueError(f"`support_x` must be 2-d (atoms, features), got shape {x.shape}")
-    if y.shape != (len(x),) or not np.isin(y, (-1, 1)).all():
-        raise ValueError(f"`support_y` must hold {len(x)} labels in {{-1, +1}}")
+def _check_support(support_x, support_y, probs, names=("support_x", "support_y")):
+    x = check_array(names[0], support_x, ndim=2, dtype=np.float64)
+    y = check_labels(names[1], support_y, len(x), allowed=(-1, 1))
     return x, y.astype(np.float64), _check_probs(probs, len(x))
 
 def expected_update_exact(support_x, support_y, probs, w, eps: float, loss: str = "logistic") -> np.ndarray:
     "Exact expected SGD update -E[grad_w L(x + delta*, y; w)] (unit learning rate) over a finite distribution."
     x, y, p = _check_support(support_x, support_y, probs)
-    w, eps = _check_w(w, x.shape[1]), _check_eps(eps)
+    w, eps = _check_w(w, x.shape[1]), check_number("eps", eps, low=0)
     return -(p @ np.asarray(adversarial_loss_gradient(x, y, w, eps, loss), np.float64))
 
 def mean_g_prime(x, y, w, eps: float, loss: str = "logistic", probs=None) -> float:
     "The average slope g'(eps ||w||_1 - y <w, x>) over atoms weighted by `probs` (or over the rows of a sample)."
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    x = check_array("x", x, ndim=2, dtype=np.float64)
     p = np.full(len(x), 1 / len(x)) if probs is None else probs
-    x, y, p = _check_support(x, y, p)
-    w, eps = _check_w(w, x.shape[1]), _check_eps(eps)
+    x, y, p = _check_support(x, y, p, names=("x", "y"))
+    w, eps = _check_w(w, x.shape[1]), check_number("eps", eps, low=0)
     return float(p @ np.asarray(get_loss(loss).dg(eps * np.abs(w).sum() - y * (x @ w)), np.float64))
 
 def oriented_update(update, w) -> np.ndarray:
     "The paper's expected update of each weight: sgn(w_i) times the update where w_i != 0, the update where w_i = 0."
     w = _check_w(w)
-    update = np.asarray(update, np.float64)
+    update = check_array("update", update, min_rows=0, dtype=np.float64)
     if update.shape != w.shape: raise ValueError(f"`update` must have shape {w.shape}, got {update.shape}")
     return np.where(w == 0, update, np.sign(w) * update)
 
 def pruning_bound(strengths, w, eps: float, g_prime: float) -> np.ndarray:
     "Right-hand side of the pruning theorem: g' a_i where w_i = 0 (equality), g' (a_i sgn(w_i) - eps) elsewhere."
-    w, eps = _check_w(w), _check_eps(eps)
-    a = np.asarray(strengths, np.float64)
+    w, eps = _check_w(w), check_number("eps", eps, low=0)
+    a = check_array("strengths", strengths, min_rows=0, dtype=np.float64)
     if a.shape != w.shape: raise ValueError(f"`strengths` must have shape {w.shape}, got {a.shape}")
-    if not np.isscalar(g_prime) or g_prime < 0: raise ValueError(f"`g_prime` must be a number >= 0, got {g_prime!r}")
+    g_prime = check_number("g_prime", g_prime, low=0)
     return np.where(w == 0, g_prime * a, g_prime * (a * np.sign(w) - eps))
 
 # %% ../nbs/03_theory.ipynb 28
 def weighted_average(q, w, group) -> float:
     "Definition WTD-AV: sum_{i in S} w_i q_i / sum_{i in S} |w_i| over the feature indices `group`."
     w = _check_w(w)
-    q = np.asarray(q, np.float64)
+    q = check_array("q", q, min_rows=0, dtype=np.float64)
     if q.shape != w.shape: raise ValueError(f"`q` must have shape {w.shape}, got {q.shape}")
-    idx = np.asarray(group, dtype=np.int64).reshape(-1)
+    idx = np.atleast_1d(check_array("group", group, min_rows=0)).reshape(-1)
+    if idx.dtype.kind not in "iu": refuse("group", "a list of integer feature indices", group, ArgumentTypeError)
     if idx.size == 0 or idx.min() < 0 or idx.max() >= len(w):
         raise ValueError(f"`group` must be a non-empty list of feature indices in [0, {len(w)}), got {group!r}")
     total = np.abs(w[idx]).sum()
@@ -171,9 +169,10 @@ def weighted_average(q, w, group) -> float:
 
 def group_pruning_bound(strengths, w, eps: float, g_prime: float, group) -> float:
     "Right-hand side of the group form of the theorem: g' (a_S^w - eps)."
-    return float(g_prime * (weighted_average(strengths, w, group) - _check_eps(eps)))
+    eps, g_prime = check_number("eps", eps, low=0), check_number("g_prime", g_prime, low=0)
+    return float(g_prime * (weighted_average(strengths, w, group) - eps))
 
-# %% ../nbs/03_theory.ipynb 33
+# %% ../nbs/03_theory.ipynb 35
 @dataclass
 class MonteCarloUpdate:
     "Sample estimates of the oriented expected update, the theorem's bound, their difference and its standard error."
@@ -186,8 +185,9 @@ class MonteCarloUpdate:
 def expected_update_mc(strengths, w, eps: float, loss: str = "logistic", *, n: int = 100_000, noise_scale=1.0,
                        noise: str = "gaussian", p_positive: float = 0.5, seed: int = 0) -> MonteCarloUpdate:
     "Monte Carlo estimate of the oriented expected update and the pruning bound on `feat_indep_dataset` data."
-    a = np.asarray(strengths, np.float64)
-    w, eps = _check_w(w, len(a)), _check_eps(eps)
+    a = check_array("strengths", strengths, ndim=1, dtype=np.float64)
+    w, eps = _check_w(w, len(a)), check_number("eps", eps, low=0)
+    get_loss(loss)
     x, y = feat_indep_dataset(n, a, noise_scale, noise=noise, p_positive=p_positive, seed=seed)
     x, y = x.astype(np.float64), y.astype(np.float64)
     slope = np.asarray(get_loss(loss).dg(eps * np.abs(w).sum() - y * (x @ w)), np.float64)
@@ -198,10 +198,172 @@ def expected_update_mc(strengths, w, eps: float, loss: str = "logistic", *, n: i
     return MonteCarloUpdate(per_update.mean(axis=0), pruning_bound(a, w, eps, g_prime), per_gap.mean(axis=0),
                             per_gap.std(axis=0, ddof=1) / np.sqrt(n), g_prime)
 
-# %% ../nbs/03_theory.ipynb 38
+# %% ../nbs/03_theory.ipynb 42
+def expected_adversarial_loss(support_x, support_y, probs, w, eps: float, loss: str = "logistic") -> float:
+    "The expected l_inf(eps) adversarial loss E g(eps ||w||_1 - y <w, x>) over a finite distribution."
+    x, y, p = _check_support(support_x, support_y, probs)
+    w, eps = _check_w(w, x.shape[1]), check_number("eps", eps, low=0)
+    return float(p @ np.asarray(adversarial_loss(x, y, w, eps, loss), np.float64))
+
+def one_sided_derivative(support_x, support_y, probs, w, eps: float, direction, loss: str = "logistic",
+                         step: float = 1e-7) -> float:
+    "Difference quotient (h(w + t d) - h(w)) / t of the expected adversarial loss h: the one-sided derivative as t -> 0."
+    w = _check_w(w)
+    d = check_array("direction", direction, ndim=1, dtype=np.float64)
+    if d.shape != w.shape: raise ValueError(f"`direction` must have shape {w.shape}, got {d.shape}")
+    step = check_number("step", step, low=0, strict=True)
+    h = lambda v: expected_adversarial_loss(support_x, support_y, probs, v, eps, loss)
+    return (h(w + step * d) - h(w)) / step
+
+def hinge_adversarial_optimum(support_x, support_y, probs, eps: float) -> np.ndarray:
+    "A minimizer of the expected adversarial hinge loss over a finite distribution, by linear programming."
+    from scipy.optimize import linprog
+    x, y, p = _check_support(support_x, support_y, probs)
+    eps = check_number("eps", eps, low=0)
+    m, d = x.shape
+    yx = y[:, None] * x
+    # variables (w+, w-, slack); slack_j >= 1 + eps * sum(w+ + w-) - y_j <x_j, w+ - w->
+    a_ub = np.hstack([eps - yx, eps + yx, -np.eye(m)])
+    res = linprog(np.concatenate([np.zeros(2 * d), p]), A_ub=a_ub, b_ub=-np.ones(m), bounds=(0, None), method="highs")
+    if not res.success: raise RuntimeError(f"the linear program failed: {res.message}")
+    return res.x[:d] - res.x[d:2 * d]
+
+
+# %% ../nbs/03_theory.ipynb 46
+def _check_weight_matrix(W, d: int | None = None) -> np.ndarray:
+    W = check_array("W", W, ndim=2, dtype=np.float64)
+    if len(W) < 2: raise ValueError(f"`W` must have one row per class and at least 2 classes, got shape {W.shape}")
+    if d is not None and W.shape[1] != d:
+        raise ValueError(f"`W` has {W.shape[1]} columns but the data have {d} features")
+    return W
+
+def _check_multiclass_support(support_x, support_y, probs, W):
+    x = check_array("support_x", support_x, ndim=2, dtype=np.float64)
+    W = _check_weight_matrix(W, x.shape[1])
+    y = check_labels("support_y", support_y, len(x), n_classes=len(W))
+    return x, y, (None if probs is None else _check_probs(probs, len(x))), W
+
+def pairwise_margins(x, y, W, eps: float) -> np.ndarray:
+    "The pairwise adversarial margin terms eps ||w_k - w_y||_1 + <w_k - w_y, x>, shape (n, K); the entry k = y is 0."
+    x, y, _, W = _check_multiclass_support(x, y, None, W)
+    eps = check_number("eps", eps, low=0)
+    diff = W[None, :, :] - W[y][:, None, :]
+    return eps * np.abs(diff).sum(axis=2) + np.einsum("nkd,nd->nk", diff, x)
+
+def _pair_slopes_per_example(x, y, W, eps, loss):
+    slope = np.asarray(get_loss(loss).dg(pairwise_margins(x, y, W, eps)), np.float64)
+    slope[np.arange(len(y)), y] = 0.0
+    return slope
+
+def multiclass_adversarial_loss(x, y, W, eps: float, loss: str = "logistic") -> np.ndarray:
+    "The pairwise l_inf(eps) adversarial loss sum_{k != y} g(eps ||w_k - w_y||_1 + <w_k - w_y, x>) per example."
+    x, y, _, W = _check_multiclass_support(x, y, None, W)
+    values = np.asarray(get_loss(loss).g(pairwise_margins(x, y, W, eps)), np.float64)
+    values[np.arange(len(y)), y] = 0.0
+    return values.sum(axis=1)
+
+def multiclass_adversarial_loss_gradient(x, y, W, eps: float, loss: str = "logistic") -> np.ndarray:
+    "Per-example gradient (n, K, d) of the pairwise adversarial loss with respect to W."
+    x, y, _, W = _check_multiclass_support(x, y, None, W)
+    eps = check_number("eps", eps, low=0)
+    slope = _pair_slopes_per_example(x, y, W, eps, loss)
+    term = slope[:, :, None] * (x[:, None, :] + eps * np.sign(W[None, :, :] - W[y][:, None, :]))
+    term[np.arange(len(y)), y] = -term.sum(axis=1)   # the row of the true class collects minus every competitor's term
+    return term
+
+
+# %% ../nbs/03_theory.ipynb 47
+def expected_update_multiclass_exact(support_x, support_y, probs, W, eps: float, loss: str = "logistic") -> np.ndarray:
+    "Exact expected SGD update -E[grad_W L_eps(x, y; W)] (K, d) of the pairwise adversarial loss, finite distribution."
+    x, y, _, W = _check_multiclass_support(support_x, support_y, None, W)
+    p = _check_probs(probs, len(x))
+    return -np.einsum("n,nkd->kd", p, multiclass_adversarial_loss_gradient(x, y, W, eps, loss))
+
+def pair_slopes(support_x, support_y, probs, W, eps: float, loss: str = "logistic") -> np.ndarray:
+    "The slope mass G[c, k] = E[1{y = c} g'(m_k)] of each ordered pair of classes (zero diagonal), shape (K, K)."
+    x, y, _, W = _check_multiclass_support(support_x, support_y, None, W)
+    p = _check_probs(probs, len(x))
+    slope = _pair_slopes_per_example(x, y, W, eps, loss)
+    return np.stack([p[y == c] @ slope[y == c] for c in range(len(W))])
+
+def class_means(support_x, support_y, probs, n_classes: int) -> np.ndarray:
+    "Class-conditional means mu[c, i] = E[x_i | y = c] of a finite distribution, shape (K, d)."
+    n_classes = check_integer("n_classes", n_classes, low=2)
+    x = check_array("support_x", support_x, ndim=2, dtype=np.float64)
+    y, p = check_labels("support_y", support_y, len(x), n_classes=n_classes), _check_probs(probs, len(x))
+    mass = np.bincount(y, weights=p, minlength=n_classes)
+    if (mass <= 0).any(): raise ValueError(f"every class needs positive probability, got class masses {mass}")
+    return np.stack([p[y == c] @ x[y == c] for c in range(n_classes)]) / mass[:, None]
+
+def radial_update(update, W, feature: int) -> float:
+    "R_i = sum_c W[c, i] update[c, i]: the first-order change of (1/2) ||column i||^2 per unit learning rate."
+    W = _check_weight_matrix(W)
+    update = check_array("update", update, ndim=2, dtype=np.float64)
+    if update.shape != W.shape: raise ValueError(f"`update` must have shape {W.shape}, got {update.shape}")
+    i = check_integer("feature", feature, low=0, high=W.shape[1] - 1)
+    return float(W[:, i] @ update[:, i])
+
+def _check_column_inputs(means, slopes, K):
+    means = check_array("means", means, ndim=1, dtype=np.float64)
+    slopes = check_array("slopes", slopes, ndim=2, dtype=np.float64)
+    if means.shape != (K,) or slopes.shape != (K, K):
+        raise ValueError(f"`means` must have shape ({K},) and `slopes` ({K}, {K}), got {means.shape} and {slopes.shape}")
+    if (slopes < 0).any(): raise ValueError("`slopes` must be non-negative (g is non-decreasing)")
+    return means, slopes
+
+def multiclass_zero_column_update(means, slopes) -> np.ndarray:
+    "Part 1 of the multi-class theorem: the exact update mu_c sum_k G[c, k] - sum_k mu_k G[k, c] of a zero column."
+    slopes = check_array("slopes", slopes, ndim=2, dtype=np.float64)
+    means, slopes = _check_column_inputs(means, slopes, len(slopes))
+    return means * slopes.sum(axis=1) - slopes.T @ means
+
+def multiclass_pruning_bound(means, W, feature: int, eps: float, slopes) -> float:
+    "Part 2: sum over pairs c != k of G[c, k] |v_ck| (mu_c sgn(v_ck) - eps), v_ck = W[c, i] - W[k, i]."
+    W = _check_weight_matrix(W)
+    i = check_integer("feature", feature, low=0, high=W.shape[1] - 1)
+    eps = check_number("eps", eps, low=0)
+    means, slopes = _check_column_inputs(means, slopes, len(W))
+    v = W[:, i][:, None] - W[:, i][None, :]
+    return float((slopes * np.abs(v) * (means[:, None] * np.sign(v) - eps)).sum())
+
+
+# %% ../nbs/03_theory.ipynb 49
+@dataclass
+class MulticlassDistribution:
+    "A finite distribution of (x, y): atoms x (m, d), labels y (m,) in 0..K-1, probabilities (m,), class means, groups."
+    x: np.ndarray
+    y: np.ndarray
+    probs: np.ndarray
+    means: np.ndarray
+    groups: list
+
+def random_multiclass_distribution(n_classes: int = 3, group_sizes=(1, 1, 1), n_atoms: int = 3, *,
+                                   seed: int = 0) -> MulticlassDistribution:
+    "Random finite K-class distribution whose feature groups are conditionally independent given the class."
+    n_classes, n_atoms = check_integer("n_classes", n_classes, low=2), check_integer("n_atoms", n_atoms, low=1)
+    sizes = np.atleast_1d(check_array("group_sizes", group_sizes, ndim=(0, 1), min_rows=0))
+    if sizes.size == 0 or sizes.dtype.kind not in "iu" or (sizes < 1).any():
+        raise ValueError(f"`group_sizes` must be a non-empty list of positive integers, got {group_sizes!r}")
+    sizes = [int(s) for s in sizes]
+    check_size_guard("n_atoms", n_atoms, n_classes * n_atoms ** len(sizes), 200_000, "atoms")
+    rng = make_rng(check_seed("seed", seed, generator=True))
+    p_class = rng.dirichlet(np.ones(n_classes) * 2)
+    tables = [(rng.normal(size=(n_classes, n_atoms, s)) + rng.normal(size=(n_classes, 1, s)),
+               rng.dirichlet(np.ones(n_atoms), n_classes)) for s in sizes]
+    grid = np.stack(np.meshgrid(*[np.arange(n_atoms)] * len(sizes), indexing="ij"), -1).reshape(-1, len(sizes))
+    xs = [np.concatenate([atoms[c][grid[:, g]] for g, (atoms, _) in enumerate(tables)], axis=1) for c in range(n_classes)]
+    ps = [p_class[c] * np.prod([w[c][grid[:, g]] for g, (_, w) in enumerate(tables)], axis=0) for c in range(n_classes)]
+    x, probs = np.concatenate(xs), np.concatenate(ps)
+    y = np.repeat(np.arange(n_classes), len(grid))
+    bounds = np.cumsum([0] + sizes)
+    groups = [list(range(bounds[g], bounds[g + 1])) for g in range(len(sizes))]
+    return MulticlassDistribution(x, y, probs, class_means(x, y, probs, n_classes), groups)
+
+
+# %% ../nbs/03_theory.ipynb 56
 def one_layer_model(d: int, initial_weights=None) -> keras.Model:
     "A Keras one-layer model x -> <w, x> (Dense(1) without bias); weights start at zero unless given."
-    if not isinstance(d, (int, np.integer)) or d < 1: raise ValueError(f"`d` must be a positive integer, got {d!r}")
+    d = check_integer("d", d, low=1)
     model = keras.Sequential([keras.Input((int(d),)),
                               keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
     if initial_weights is not None:
@@ -214,21 +376,15 @@ def train_one_layer(x, y, eps: float, loss: str = "logistic", lr: float = 0.05, 
 
     Returns (final weights (d,), trajectory (steps + 1, d) of the weights before the first and after every step).
     """
-    x = np.asarray(x, np.float32)
-    y = np.asarray(y)
-    if x.ndim != 2: raise ValueError(f"`x` must be 2-d (examples, features), got shape {x.shape}")
-    if not np.isfinite(x).all(): raise ValueError("`x` must be finite (no NaN or inf)")
-    if y.shape != (len(x),) or not np.isin(y, (-1, 1)).all():
-        raise ValueError(f"`y` must hold {len(x)} labels in {{-1, +1}}")
-    eps = _check_eps(eps)
+    x = check_array("x", x, ndim=2, dtype=np.float32)
+    y = check_labels("y", y, len(x), allowed=(-1, 1))
+    eps = check_number("eps", eps, low=0)
     g = get_loss(loss).g
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    if not np.isscalar(lr) or not lr > 0: raise ValueError(f"`lr` must be a positive number, got {lr!r}")
+    epochs, batch_size = check_integer("epochs", epochs, low=1), check_integer("batch_size", batch_size, low=1)
+    lr = check_number("lr", lr, low=0, strict=True)
     optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
-    if optimizer not in optimizers: raise ValueError(f"`optimizer` must be one of {sorted(optimizers)}, got {optimizer!r}")
-    set_seed(seed)
+    check_choice("optimizer", optimizer, tuple(sorted(optimizers)))
+    set_seed(check_seed("seed", seed))
     rng = make_rng(seed)
     model = one_layer_model(x.shape[1], initial_weights)
     kernel = model.layers[0].kernel

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import weakref
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
@@ -17,18 +18,19 @@ import numpy as np
 from keras import ops
 
 from . import attacks
-from .attribution import integrated_gradients, path_weights
+from .attribution import integrated_gradients, path_weights, split_model
 from .backend import (compile_function, input_gradient, make_rng, make_train_step, set_seed, to_numpy,
                                value_and_weight_gradient)
 from .data import DataSplits, signed_labels
 from .stable import stable_ig_maximizer
+from .validation import check_callable, check_integer, check_number, check_pair_range, is_integer, is_number
 
 # %% auto 0
 __all__ = ['OPTIMIZERS', 'REQUIRED_FIELDS', 'METHODS', 'ONE_LAYER_METHODS', 'CHECKPOINT_FILE', 'ATTRIBUTION_METHODS',
-           'TrainConfig', 'validate_config', 'kernel_variables', 'l1_penalty', 'mean_loss', 'loss_integrated_gradients',
-           'check_logit_output', 'one_layer_logistic_loss_ig', 'make_objective', 'attribution_pgd', 'make_attack',
-           'make_optimizer', 'save_checkpoint', 'load_checkpoint', 'train', 'predicted_labels', 'accuracy',
-           'pgd_accuracy', 'roc_auc', 'attribution_table']
+           'TrainConfig', 'validate_config', 'kernel_variables', 'l1_penalty', 'mean_loss', 'layer_parts',
+           'loss_integrated_gradients', 'check_logit_output', 'one_layer_logistic_loss_ig', 'make_objective',
+           'attribution_pgd', 'make_attack', 'make_optimizer', 'save_checkpoint', 'load_checkpoint', 'train',
+           'predicted_labels', 'model_logits', 'accuracy', 'pgd_accuracy', 'roc_auc', 'attribution_table']
 
 # %% ../nbs/09_training.ipynb 6
 OPTIMIZERS = ("adam", "sgd", "momentum", "ftrl")
@@ -63,6 +65,7 @@ class TrainConfig:
     ig_beta: float | None = None    # IG-SUM-NORM's beta
     m_attack: int | None = None     # Riemann steps of IG in the attack step
     m_grad: int | None = None       # Riemann steps of IG in the gradient step
+    ig_layer: str | None = None     # IG-NORM / IG-SUM-NORM: attribute at this named layer h (None: the input)
     ig_rule: str = "riemann_trapezoid"
     clip: tuple | None = (0.0, 1.0) # input range for PGD-type attacks (None: unbounded)
     validation_fraction: float = 0.0
@@ -70,18 +73,14 @@ class TrainConfig:
 
 # %% ../nbs/09_training.ipynb 7
 def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    return is_integer(value)
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
-        and bool(np.isfinite(value))
+    return is_number(value) and bool(np.isfinite(value))
 
-def _check_clip(clip):
+def _check_clip(clip, name: str = "config.clip"):
     "None or a pair (lo, hi) of finite numbers with lo < hi."
-    if clip is None: return None
-    if not (isinstance(clip, (tuple, list)) and len(clip) == 2 and all(_is_number(c) for c in clip) and clip[0] < clip[1]):
-        raise ValueError(f"`config.clip` must be None or a pair (lo, hi) of finite numbers with lo < hi, got {clip!r}")
-    return float(clip[0]), float(clip[1])
+    return check_pair_range(name, clip)
 
 def validate_config(method: str, config: TrainConfig) -> TrainConfig:
     "Check `method` and `config` before any work: ValueError naming the offending field."
@@ -103,6 +102,8 @@ def validate_config(method: str, config: TrainConfig) -> TrainConfig:
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"`config.optimizer` must be one of {OPTIMIZERS}, got {config.optimizer!r}")
     path_weights(1, config.ig_rule)  # raises for an unknown rule
+    if config.ig_layer is not None and (not isinstance(config.ig_layer, str) or not config.ig_layer):
+        raise ValueError(f"`config.ig_layer` must be None or a layer name, got {config.ig_layer!r}")
     _check_clip(config.clip)
     if not _is_number(config.validation_fraction) or not 0 <= config.validation_fraction < 1:
         raise ValueError(f"`config.validation_fraction` must be in [0, 1), got {config.validation_fraction!r}")
@@ -111,6 +112,7 @@ def validate_config(method: str, config: TrainConfig) -> TrainConfig:
 # %% ../nbs/09_training.ipynb 10
 def kernel_variables(model) -> list:
     "The kernels (weight matrices and convolution filters, not biases) of a model's layers."
+    if not isinstance(model, keras.Model): raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}")
     return [v for v in model.trainable_variables if v.path.split("/")[-1] in ("kernel", "depthwise_kernel")]
 
 def l1_penalty(model):
@@ -119,27 +121,43 @@ def l1_penalty(model):
 
 def mean_loss(model, x, y, training: bool = True):
     "The mean cross-entropy of `model`'s logits on (x, y), as a backend scalar."
-    return ops.mean(attacks.default_loss(model)(y, model(x, training=training)))
+    return ops.mean(attacks.cross_entropy(y, attacks.logit_model(model)(x, training=training)))
 
 # %% ../nbs/09_training.ipynb 12
-def loss_integrated_gradients(model, x, x_prime, y, steps: int, rule: str = "riemann_trapezoid", loss: Callable | None = None):
-    "IG of each example's loss l_y along the straight path x -> x' (Riemann sum), a differentiable tensor shaped like x."
+_SPLITS = weakref.WeakKeyDictionary()
+
+def layer_parts(model, layer: str | None):
+    "(head, tail) of the logits of `model` split at the named layer (cached per model), or (identity, logits) for None."
+    net = attacks.logit_model(model)
+    if layer is None: return (lambda u, training=False: u), net
+    cache = _SPLITS.setdefault(net, {})
+    if layer not in cache: cache[layer] = split_model(net, layer)
+    return cache[layer]
+
+def loss_integrated_gradients(model, x, x_prime, y, steps: int, rule: str = "riemann_trapezoid", loss: Callable | None = None,
+                              layer: str | None = None):
+    """IG of each example's loss l_y along the straight path x -> x' (Riemann sum), a differentiable tensor shaped like x;
+    with `layer`, along h(x) -> h(x') in the space of that layer h (NeurIPS eq. 4 with a hidden layer), shaped like h(x).
+    loss: (y, logits) -> (n,), default `attacks.cross_entropy`, applied to `attacks.logit_model(model)`."""
     alphas, weights = path_weights(steps, rule)
-    loss = loss or attacks.default_loss(model)
+    loss = loss or attacks.cross_entropy
+    head, tail = layer_parts(model, layer)
     x, x_prime = ops.convert_to_tensor(x), ops.convert_to_tensor(x_prime)
-    p, n, rest = len(alphas), ops.shape(x)[0], tuple(ops.shape(x)[1:])
+    start, end = head(x, training=False), head(x_prime, training=False)
+    p, n, rest = len(alphas), ops.shape(start)[0], tuple(ops.shape(start)[1:])
     column = (p,) + (1,) * (1 + len(rest))
-    delta = x_prime - x
-    points = ops.reshape(x[None] + ops.reshape(ops.convert_to_tensor(alphas), column) * delta[None], (p * n,) + rest)
+    delta = end - start
+    alphas, weights = (ops.cast(ops.convert_to_tensor(a), start.dtype) for a in (alphas, weights))  # float64 models stay float64
+    points = ops.reshape(start[None] + ops.reshape(alphas, column) * delta[None], (p * n,) + rest)
     labels = ops.tile(y, (p,))
-    grads = input_gradient(lambda u: loss(labels, model(u, training=False)), points, create_graph=True)
-    average = ops.sum(ops.reshape(ops.convert_to_tensor(weights), column) * ops.reshape(grads, (p, n) + rest), axis=0)
+    grads = input_gradient(lambda u: loss(labels, tail(u, training=False)), points, create_graph=True)
+    average = ops.sum(ops.reshape(weights, column) * ops.reshape(grads, (p, n) + rest), axis=0)
     return delta * average
 
 def _l1_per_example(a):
     return ops.sum(ops.reshape(ops.abs(a), (ops.shape(a)[0], -1)), axis=1)
 
-# %% ../nbs/09_training.ipynb 14
+# %% ../nbs/09_training.ipynb 16
 def _one_layer(model):
     "The single Dense(1) layer of a one-layer model, or a ValueError."
     dense = [layer for layer in model.layers if layer.weights]
@@ -174,9 +192,10 @@ def one_layer_logistic_loss_ig(model, x, x_prime, y):
     chord = ops.where(moves, (ops.softplus(z + dz) - ops.softplus(z)) / safe, ops.sigmoid(z))
     return -s[:, None] * chord[:, None] * w[None, :] * (x_prime - x)
 
-# %% ../nbs/09_training.ipynb 16
+# %% ../nbs/09_training.ipynb 18
 def make_objective(method: str, config: TrainConfig) -> Callable:
     "The batch objective of `method`, a function (model, x, x_star, y) -> scalar."
+    validate_config(method, config)
     if method == "natural":
         return lambda model, x, xs, y: mean_loss(model, x, y)
     if method == "l1":
@@ -194,29 +213,32 @@ def make_objective(method: str, config: TrainConfig) -> Callable:
         return closed_form
     if method == "stable_ig":
         return lambda model, x, xs, y: mean_loss(model, x, y) + ops.mean(_l1_per_example(one_layer_logistic_loss_ig(model, x, xs, y)))
-    m, rule = int(config.m_grad), config.ig_rule
+    m, rule, layer = int(config.m_grad), config.ig_rule, config.ig_layer
     def ig_size(model, x, xs, y):
-        return ops.mean(_l1_per_example(loss_integrated_gradients(model, x, xs, y, m, rule)))
+        return ops.mean(_l1_per_example(loss_integrated_gradients(model, x, xs, y, m, rule, layer=layer)))
     if method == "ig_norm":
         lam = float(config.ig_lambda)
         return lambda model, x, xs, y: mean_loss(model, x, y) + lam * ig_size(model, x, xs, y)
     beta = float(config.ig_beta)
     return lambda model, x, xs, y: mean_loss(model, xs, y) + beta * ig_size(model, x, xs, y)
 
-# %% ../nbs/09_training.ipynb 18
+# %% ../nbs/09_training.ipynb 20
 def _attribution_ascent_kernel(model, method: str, config: TrainConfig):
     "Compiled (x, x', y) -> gradient in x' of the inner objective of IG-NORM / IG-SUM-NORM."
-    loss = attacks.default_loss(model)
+    loss, net = attacks.cross_entropy, attacks.logit_model(model)
     m, rule = int(config.m_attack), config.ig_rule
     beta = float(config.ig_beta) if method == "ig_sum_norm" else None
     def inner(x, u, y):
-        size = _l1_per_example(loss_integrated_gradients(model, x, u, y, m, rule, loss))
-        return size if beta is None else loss(y, model(u, training=False)) + beta * size
+        size = _l1_per_example(loss_integrated_gradients(model, x, u, y, m, rule, loss, layer=config.ig_layer))
+        return size if beta is None else loss(y, net(u, training=False)) + beta * size
     return compile_function(lambda x, u, y: input_gradient(lambda v: inner(x, v, y), u))
 
 def attribution_pgd(kernel, x, y, eps: float, steps: int, step_size: float, clip, seed: int = 0) -> np.ndarray:
     "Projected sign ascent from a random start in the eps-ball, along `kernel(x, x', y)`; returns x' (float32)."
-    x = np.asarray(x, np.float32)
+    check_callable("kernel", kernel)
+    x, y = _as_xy((x, y), "(x, y)")
+    eps, step_size = check_number("eps", eps, low=0), check_number("step_size", step_size, low=0)
+    steps, clip = check_integer("steps", steps, low=1), check_pair_range("clip", clip)
     x_adv = attacks.project(x + make_rng(seed).uniform(-eps, eps, size=x.shape).astype(np.float32), x, eps, clip)
     y_tensor = ops.convert_to_tensor(np.asarray(y))
     for _ in range(steps):
@@ -224,9 +246,11 @@ def attribution_pgd(kernel, x, y, eps: float, steps: int, step_size: float, clip
         x_adv = attacks.project(x_adv + step_size * np.sign(grad), x, eps, clip).astype(np.float32)
     return x_adv
 
-# %% ../nbs/09_training.ipynb 19
+# %% ../nbs/09_training.ipynb 21
 def make_attack(method: str, model, config: TrainConfig) -> Callable:
     "The attack step of `method`: (x, y, seed) -> x_star as a float32 array (x itself when there is none)."
+    validate_config(method, config)
+    if not isinstance(model, keras.Model): raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}")
     clip = _check_clip(config.clip)
     if method in ("natural", "l1"):
         return lambda x, y, seed: x
@@ -245,9 +269,10 @@ def make_attack(method: str, model, config: TrainConfig) -> Callable:
     return lambda x, y, seed: attribution_pgd(kernel, x, y, config.eps, config.attack_steps, config.attack_step_size,
                                               clip, seed)
 
-# %% ../nbs/09_training.ipynb 21
+# %% ../nbs/09_training.ipynb 23
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    "The Keras optimizer named by `config.optimizer`."
+    "The Keras optimizer named by `config.optimizer` (the config is validated first)."
+    validate_config("natural", config)
     lr, wd = float(config.learning_rate), config.weight_decay
     if config.optimizer == "adam": return keras.optimizers.Adam(lr, weight_decay=wd)
     if config.optimizer == "sgd": return keras.optimizers.SGD(lr, weight_decay=wd)
@@ -258,10 +283,14 @@ def _as_xy(data, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, DataSplits): data = (data.x_train, data.y_train)
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"`{name}` must be a pair (x, y) or a DataSplits, got {type(data).__name__}")
-    x, y = np.asarray(data[0], np.float32), np.asarray(data[1])
+    x, y = np.asarray(data[0]), np.asarray(data[1])
+    if x.dtype.kind not in "iuf": raise ValueError(f"`{name}` inputs must be numbers, got dtype {x.dtype}")
+    x = x.astype(np.float32)
     if x.ndim < 2 or len(x) == 0 or y.shape != (len(x),):
         raise ValueError(f"`{name}` must hold x shaped (n, ...) and y shaped (n,), got {x.shape} and {y.shape}")
-    if y.dtype.kind not in "biu": raise ValueError(f"`{name}` labels must be integers, got dtype {y.dtype}")
+    if y.dtype.kind not in "iu": raise ValueError(f"`{name}` labels must be integers, got dtype {y.dtype}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"`{name}` inputs must be finite: {int((~np.isfinite(x)).sum())} NaN or inf values found")
     return x, y.astype(np.int32)
 
 def _split(data, config: TrainConfig, seed: int):
@@ -276,7 +305,7 @@ def _split(data, config: TrainConfig, seed: int):
         return x[order[n_val:]], y[order[n_val:]], x[order[:n_val]], y[order[:n_val]]
     return x, y, None, None
 
-# %% ../nbs/09_training.ipynb 22
+# %% ../nbs/09_training.ipynb 24
 CHECKPOINT_FILE = "checkpoint.npz"
 
 def _fingerprint(method: str, config: TrainConfig, seed: int) -> dict:
@@ -291,7 +320,7 @@ def save_checkpoint(path, model, optimizer, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"variable_{i}": to_numpy(v) for i, v in enumerate(model.variables)}
     arrays.update({f"optimizer_{i}": to_numpy(v) for i, v in enumerate(optimizer.variables)})
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")  # one temp name per writer: concurrent writers never collide
     np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
     os.replace(tmp, path)
 
@@ -308,20 +337,21 @@ def load_checkpoint(path, model, optimizer) -> dict:
         for i, v in enumerate(optimizer.variables): v.assign(f[f"optimizer_{i}"])
     return meta
 
-# %% ../nbs/09_training.ipynb 24
+# %% ../nbs/09_training.ipynb 26
 def _evaluate_epoch(model, history: dict, x_val, y_val) -> None:
     if x_val is not None:
-        logits = model.predict(x_val, batch_size=1024, verbose=0)
+        logits = model_logits(model, x_val)
         history["val_accuracy"].append(float(np.mean(predicted_labels(logits) == y_val)))
-        history["val_loss"].append(float(to_numpy(ops.mean(attacks.default_loss(model)(ops.convert_to_tensor(y_val),
-                                                                                     ops.convert_to_tensor(logits))))))
+        history["val_loss"].append(float(to_numpy(ops.mean(attacks.cross_entropy(ops.convert_to_tensor(y_val),
+                                                                                ops.convert_to_tensor(logits))))))
 
 def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoint_dir=None, verbose: bool = True):
     """Train `model` in place with `method` (one of METHODS) on `data` ((x, y) or a DataSplits); returns (model, history).
 
     history: dict of per-epoch lists (epoch, loss, seconds, and val_accuracy/val_loss with validation data) plus
     batch_loss, the objective of every step. checkpoint_dir: resume from / save to this folder after every epoch.
-    seed: shuffling and attack starts (seed the model's initialization yourself). verbose: a progress bar per epoch.
+    seed: shuffling and attack starts (call `backend.set_seed` before building the model to seed its initial weights too).
+    verbose: a progress bar per epoch. A non-finite objective stops training with a FloatingPointError.
     """
     validate_config(method, config)
     if not isinstance(model, keras.Model): raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}")
@@ -363,6 +393,9 @@ def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoi
             xb, yb = x[idx], y[idx]
             x_star = attack(xb, yb, int(rng.integers(2 ** 31)))
             loss = float(to_numpy(step(ops.convert_to_tensor(xb), ops.convert_to_tensor(x_star), ops.convert_to_tensor(yb))))
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"the {method} objective became {loss} at epoch {epoch + 1}, batch {b + 1}: the "
+                                         "weights are no longer usable (lower `config.learning_rate`?)")
             losses.append(loss)
             if bar is not None: bar.update(b + 1, [("loss", loss)])
         history["epoch"].append(epoch + 1)
@@ -375,16 +408,22 @@ def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoi
                                                      "rng_state": rng.bit_generator.state})
     return model, history
 
-# %% ../nbs/09_training.ipynb 26
+# %% ../nbs/09_training.ipynb 28
 def predicted_labels(logits) -> np.ndarray:
     "Class predictions from logits: logit > 0 for one output, argmax otherwise."
     logits = np.asarray(logits)
     return (logits[:, 0] > 0).astype(np.int64) if logits.shape[-1] == 1 else logits.argmax(axis=-1)
 
+def model_logits(model, x, batch_size: int = 1024) -> np.ndarray:
+    "The logits of `model` (a final sigmoid/softmax left out, see `attacks.logit_model`) on x, in batches, as NumPy."
+    batch_size = check_integer("batch_size", batch_size, low=1)
+    net = attacks.logit_model(model)
+    return np.concatenate([to_numpy(net(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)])
+
 def accuracy(model, x, y, batch_size: int = 1024) -> float:
     "Fraction of examples whose predicted class is y."
     x, y = _as_xy((x, y), "(x, y)")
-    return float(np.mean(predicted_labels(model.predict(x, batch_size=batch_size, verbose=0)) == y))
+    return float(np.mean(predicted_labels(model_logits(model, x, batch_size)) == y))
 
 def pgd_accuracy(model, x, y, eps: float, steps: int = 40, step_size: float = 0.01, *, clip=(0.0, 1.0),
                  restarts: int = 1, seed: int = 0, batch_size: int = 256) -> float:
@@ -396,12 +435,12 @@ def roc_auc(model, x, y) -> float:
     "Area under the ROC curve of a binary classifier (one logit, or the difference of two)."
     from sklearn.metrics import roc_auc_score
     x, y = _as_xy((x, y), "(x, y)")
-    logits = model.predict(x, batch_size=1024, verbose=0)
+    logits = model_logits(model, x)
     if logits.shape[-1] > 2: raise ValueError(f"roc_auc needs a binary model, got {logits.shape[-1]} outputs")
     score = logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
     return float(roc_auc_score(y, score))
 
-# %% ../nbs/09_training.ipynb 28
+# %% ../nbs/09_training.ipynb 30
 ATTRIBUTION_METHODS = ("ig", "shap")
 
 def _attributions(model, x, y, method: str, steps: int, background):
@@ -423,7 +462,7 @@ def attribution_table(models: dict, x, y, methods=("ig",), steps: int = 100, bac
     x, y = _as_xy((x, y), "(x, y)")
     rows = []
     for name, model in models.items():
-        prediction = predicted_labels(model.predict(x, batch_size=1024, verbose=0))
+        prediction = predicted_labels(model_logits(model, x))
         for method in methods:
             a = np.asarray(_attributions(model, x, y, method, steps, background)).reshape(len(x), -1)
             rows.append(pd.DataFrame({"model": name, "example": np.arange(len(x)), "method": method, "label": y,

@@ -52,7 +52,7 @@ def floor_function(model, x, target, steps: int = 50, batch_size: int | None = N
     alphas, _ = A.path_weights(steps)
     batch_size = A._check_batch_size(batch_size)
     mode, t = A._resolve_target(target, len(x), A._output_width(model, x))
-    n_ex, n_pts = A._chunk_plan(len(x), len(alphas), batch_size)
+    n_ex, n_pts = A.chunk_plan(len(x), len(alphas), batch_size)
     chunk = n_ex * n_pts
     points = (alphas.reshape((1, -1) + (1,) * (x.ndim - 1)) * x[:, None]).reshape((-1,) + x.shape[1:])
     targets = np.repeat(t, len(alphas))
@@ -61,7 +61,7 @@ def floor_function(model, x, target, steps: int = 50, batch_size: int | None = N
     targets = np.concatenate([targets, targets[:pad]]) if pad else targets
     chunks = [(ops.convert_to_tensor(points[i:i + chunk]), ops.convert_to_tensor(targets[i:i + chunk]))
               for i in range(0, len(points), chunk)]
-    grad = compile_function(lambda p, tt: input_gradient(lambda q: A._select(A._call(model, q), tt, mode), p))
+    grad = compile_function(lambda p, tt: input_gradient(lambda q: A.select_output(A.call_model(model, q), tt, mode), p))
     def run():
         for p, tt in chunks: sync(grad(p, tt))
     return run, len(points)

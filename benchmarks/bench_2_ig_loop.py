@@ -28,7 +28,7 @@ def per_example_ig(model, steps: int = 50):
         mode, t = A._resolve_target(target, len(x), A._output_width(model, x))
         if mode not in grads:
             grads[mode] = compile_function(
-                lambda p, tt: input_gradient(lambda q: A._select(A._call(model, q), tt, mode), p))
+                lambda p, tt: input_gradient(lambda q: A.select_output(A.call_model(model, q), tt, mode), p))
         out = np.empty_like(x)
         shape = (-1,) + (1,) * (x.ndim - 1)
         for i in range(len(x)):

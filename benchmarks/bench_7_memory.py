@@ -30,7 +30,7 @@ def child(n: int, steps: int, batch_size: int) -> dict:
     x = rng.uniform(0, 1, size=(n, 28, 28, 1)).astype(np.float32)
     y = rng.integers(0, 10, size=n).astype(np.int32)
     A.integrated_gradients(model, x[:2], target=y[:2], steps=steps, batch_size=batch_size)  # compile, load libraries
-    n_ex, n_pts = A._chunk_plan(n, steps + 1, batch_size)
+    n_ex, n_pts = A.chunk_plan(n, steps + 1, batch_size)
     mem = common.peak_memory(lambda: A.integrated_gradients(model, x, target=y, steps=steps, batch_size=batch_size))
     return {"points_per_call": n_ex * n_pts, **mem}
 

@@ -187,6 +187,23 @@ def machine_info() -> dict:
     return info
 
 
+def code() -> dict:
+    """{name: hash} of the code the benchmarks measure: the advex_lit modules the benchmark scripts import (with their
+    advex_lit imports, transitively, as for experiment records) and the scripts themselves (normalized source)."""
+    from advex_lit.experiments import code_modules, package_imports, source_hash
+    scripts = sorted(Path(__file__).resolve().parent.glob("*.py"))
+    modules = set().union(*(package_imports(p.read_text(), relative=False) for p in scripts))
+    scripts_hashes = {f"benchmarks/{p.name}": source_hash(p.read_text()) for p in scripts}
+    return dict(sorted({**code_modules(sorted(modules)), **scripts_hashes}.items()))
+
+
+def provenance() -> dict:
+    "Commit (or 'uncommitted' and a diff hash), package hash, code hash and per-module hashes of the benchmarked code."
+    from advex_lit.experiments import combine_hashes, git_state, package_hash
+    modules = code()
+    return {**git_state(), "package_hash": package_hash(), "code_hash": combine_hashes(modules), "code_modules": modules}
+
+
 def scale() -> float:
     "Size multiplier from ADVEX_BENCH_SCALE (default 1; the smoke test uses a small value)."
     return float(os.environ.get("ADVEX_BENCH_SCALE", "1"))

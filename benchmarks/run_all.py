@@ -1,6 +1,8 @@
 """Run every benchmark (targets 1-7), print one table and write benchmarks/results/latest.json atomically.
 
-Usage: python benchmarks/run_all.py [--quick]   (`make bench`; --quick uses small sizes, for a fast look)
+Usage: python benchmarks/run_all.py [--quick | --smoke]   (`make bench`; --quick uses small sizes, for a fast look;
+--smoke uses tiny sizes, only to check that every script runs). Neither --quick nor --smoke writes latest.json, which
+records the commit and the code hash of what it measured (tests/test_benchmarks.py fails when they are stale).
 """
 from __future__ import annotations
 
@@ -35,6 +37,16 @@ QUICK = {
     bench_6_deepshap: dict(n=2, background=4, steps=10, repeats=1),
     bench_7_memory: dict(n=8, steps=10, sizes=(512,)),
 }
+# Tiny sizes that only check every script runs end to end (tests/test_benchmarks.py), a few seconds each
+SMOKE = {
+    bench_1_ig_floor: dict(n_cnn=2, n_linear=8, steps=4, repeats=1),
+    bench_2_ig_loop: dict(n_cnn=2, n_linear=6, steps=4, repeats=1),
+    bench_3_closed_form: dict(n=8, d=16, steps=20, repeats=1),
+    bench_4_training: dict(n_cnn=50, k=1, n_linear=100, repeats=1),
+    bench_5_ig_norm: dict(n=2, m=2, steps=1, repeats=1),
+    bench_6_deepshap: dict(n=1, background=2, steps=4, repeats=1),
+    bench_7_memory: dict(n=2, steps=4, sizes=(64,)),
+}
 
 
 def write_atomic(path: Path, payload: dict) -> None:
@@ -47,7 +59,11 @@ def write_atomic(path: Path, payload: dict) -> None:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    sizes = QUICK if "--quick" in argv else FULL
+    unknown = [a for a in argv if a not in ("--quick", "--smoke")]
+    if unknown or len(argv) > 1:
+        raise SystemExit(f"usage: run_all.py [--quick | --smoke], got {' '.join(argv)}")
+    sizes = QUICK if "--quick" in argv else SMOKE if "--smoke" in argv else FULL
+    provenance = common.provenance()  # the code as it is when the measurements start
     common.quiet_tf()
     began = time.perf_counter()
     rows = []
@@ -63,9 +79,10 @@ def main(argv=None) -> int:
     info = common.machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['accelerator']}, backend {info['backend']}; "
           f"{info['date']}; total {seconds:.0f} s")
-    if "--quick" not in argv:
+    if sizes is FULL:
         write_atomic(common.RESULTS / "latest.json", {"machine": info, "seconds": seconds, "rows": rows,
-                                                      "sizes": {m.__name__: kw for m, kw in sizes.items()}})
+                                                      "sizes": {m.__name__: kw for m, kw in sizes.items()},
+                                                      "provenance": provenance})
         print(f"wrote {common.RESULTS / 'latest.json'}")
     return 0
 

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from property_settings import examples
 from keras import ops
 
 from advex_lit import attribution as A
@@ -15,7 +16,7 @@ from advex_lit.attribution import (completeness_gap, integrated_gradients, layer
                                    model_outputs)
 from advex_lit.backend import set_seed, to_numpy
 
-SETTINGS = dict(max_examples=6, deadline=None)
+SETTINGS = dict(max_examples=examples(6), deadline=None)
 seeds = st.integers(0, 2 ** 16)
 
 
@@ -99,7 +100,7 @@ def test_linear_ig_matches_numerical_ig(seed, d, n, activation):
     assert np.all(np.abs(left - exact) <= 2e-2 * scale)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(seed=seeds, d=st.integers(2, 8), activation=st.sampled_from(["sigmoid", "exp", "identity", "tanh", "softplus"]))
 def test_linear_ig_limit_and_completeness(seed, d, activation):
     rng = np.random.default_rng(seed)
@@ -199,7 +200,7 @@ def test_repeated_calls_do_not_retrace():
 
 
 # --- layer IG --------------------------------------------------------------------------------------------------------
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=examples(4), deadline=None)
 @given(seed=seeds, layer=st.sampled_from(["h1", "h2"]), n=st.integers(1, 4), k=st.integers(1, 3))
 def test_layer_ig_completeness(seed, layer, n, k):
     rng = np.random.default_rng(seed)
@@ -308,7 +309,7 @@ def small_cnn(seed, k=4):
                              keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(k)])
 
 
-@settings(max_examples=2, deadline=None)
+@settings(max_examples=examples(2), deadline=None)
 @given(seed=seeds, n=st.integers(2, 5))
 def test_deep_shap_target_column_and_additivity(seed, n):
     model = small_cnn(seed % 1000)
@@ -363,7 +364,7 @@ def test_deep_shap_linear_model_closed_form():
     np.testing.assert_allclose(phi, want, atol=1e-5)
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=examples(4), deadline=None)
 @given(seed=seeds, n=st.integers(1, 4), k=st.integers(1, 3))
 def test_saliency_matches_finite_differences(seed, n, k):
     model = mlp(5, 6, k, "tanh", seed % 1000)

@@ -1,4 +1,4 @@
-"Smoke tests of benchmarks/: the cheapest benchmark functions at tiny sizes, and the committed latest.json."
+"Smoke tests of benchmarks/: every benchmark script at tiny sizes, and the committed latest.json (complete, not stale)."
 import json
 import math
 import sys
@@ -9,7 +9,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import bench_1_ig_floor, bench_2_ig_loop, bench_3_closed_form, common  # noqa: E402
+import bench_1_ig_floor, bench_2_ig_loop, bench_3_closed_form, common, run_all  # noqa: E402
+
+TARGET = {m.__name__: m.__name__.split("_")[1] for m in run_all.SMOKE}
 
 
 def _check_rows(rows, target):
@@ -47,3 +49,37 @@ def test_latest_results_cover_every_target():
     assert {str(t) for t in range(1, 8)} <= {r["target"] for r in results["rows"]}
     assert all(math.isfinite(r["measured"]) for r in results["rows"])
     assert {"cpu", "cores", "backend", "date", "keras"} <= set(results["machine"])
+
+
+@pytest.mark.parametrize("module", list(run_all.SMOKE), ids=lambda m: m.__name__)
+def test_every_benchmark_runs_at_smoke_size(module):
+    assert set(run_all.SMOKE) == set(run_all.FULL) == set(run_all.QUICK)  # every script has a smoke size
+    _check_rows(module.run(**run_all.SMOKE[module]), TARGET[module.__name__])
+
+
+def test_latest_results_are_not_stale():
+    results = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    prov = results.get("provenance") or {}
+    regenerate = "regenerate with `make bench` (python benchmarks/run_all.py) and commit benchmarks/results/latest.json"
+    assert prov.get("code_hash"), f"latest.json names no code hash (unknown provenance): {regenerate}"
+    assert prov.get("commit"), f"latest.json names no commit: {regenerate}"
+    current = common.code()
+    changed = sorted(m for m in set(current) | set(prov.get("code_modules", {}))
+                     if current.get(m) != prov.get("code_modules", {}).get(m))
+    assert prov["code_hash"] == common.provenance()["code_hash"], \
+        f"latest.json is stale: the benchmarked code changed since it was measured ({', '.join(changed)}); {regenerate}"
+
+
+def test_code_hash_of_benchmarks_sees_scripts_and_package(monkeypatch):
+    from advex_lit import experiments as E
+    mods = common.code()
+    assert {"advex_lit.attribution", "advex_lit.training", "advex_lit.models", "benchmarks/run_all.py"} <= set(mods)
+    assert not set(mods) & set(E.BOOKKEEPING_MODULES)
+    real = E.source_hash
+    monkeypatch.setattr(E, "source_hash", lambda src: "0" * 16 if "def integrated_gradients" in src else real(src))
+    assert common.code()["advex_lit.attribution"] == "0" * 16 and common.provenance()["code_hash"] != E.combine_hashes(mods)
+
+
+def test_run_all_rejects_unknown_flags():
+    with pytest.raises(SystemExit, match="usage"):
+        run_all.main(["--fast"])

@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from property_settings import examples
 
 from advex_lit import data
 from advex_lit.data import DataNotFoundError, load_dataset
@@ -246,7 +247,7 @@ def test_explicit_bad_path_raises_not_silently_falls_back(tmp_path):
 
 
 # ---------------------------------------------------------------- preprocessing properties
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(n=st.integers(10, 200), seed=st.integers(0, 10_000))
 def test_split_indices_partition_and_stratify(n, seed):
     y = np.random.default_rng(seed).integers(0, 3, n)
@@ -258,7 +259,7 @@ def test_split_indices_partition_and_stratify(n, seed):
         assert abs((y[parts[0]] == label).sum() - 0.64 * count) <= 1
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(strengths=st.lists(st.floats(-2, 2), min_size=1, max_size=5), seed=st.integers(0, 1000),
        noise=st.sampled_from(["gaussian", "uniform", "rademacher"]))
 def test_feat_indep_dataset_has_the_requested_conditional_means(strengths, seed, noise):
@@ -269,7 +270,7 @@ def test_feat_indep_dataset_has_the_requested_conditional_means(strengths, seed,
     assert np.array_equal(x, x2) and np.array_equal(y, y2)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(seed=st.integers(0, 10_000), p=st.floats(0.1, 0.9))
 def test_lemma1_translation_gives_e_yx_equal_a(seed, p):
     rng = np.random.default_rng(seed)

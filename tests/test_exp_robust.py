@@ -54,6 +54,17 @@ def test_ifia_gradient_bad_inputs(toy):
     with pytest.raises(ValueError): er.ifia_gradient(model, d.x_test, d.y_test[:3], 0.1, 5, 1, 0.01)
 
 
+def test_pgd_correct_is_per_example_pgd_accuracy(toy):
+    d, model = toy
+    from advex_lit.training import pgd_accuracy
+    for eps, seed, batch in ((8 / 255, 0, 256), (16 / 255, 3, 7)):
+        robust = er.pgd_correct(model, d.x_test, d.y_test, eps, 1, 1 / 255, batch_size=batch, seed=seed)
+        assert robust.shape == (len(d.x_test),) and robust.dtype == bool
+        assert robust.mean() == pgd_accuracy(model, d.x_test, d.y_test, eps, 1, 1 / 255, seed=seed, batch_size=batch)
+    assert np.array_equal(er.pgd_correct(model, d.x_test, d.y_test, 0.0, 2, 0.01),
+                          attacks.predict_labels(model, d.x_test) == d.y_test)  # no budget: natural correctness
+
+
 # ---------- run lists ----------
 @pytest.mark.parametrize("profile", ["quick", "full"])
 @pytest.mark.parametrize("name", EXPERIMENTS)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
+from property_settings import examples
 
 from advex_lit import experiments as E
 from advex_lit.experiments import (Experiment, Run, RunContext, experiment_report, get_experiment, list_experiments,
@@ -47,7 +48,7 @@ def tiny():
     exp = register_experiment(Experiment(NAME, "Tiny", "(test)", _runs, execute, table=_table, verdicts=_verdicts))
     exp.calls = calls
     yield exp
-    E._REGISTRY.pop(NAME, None)
+    E.unregister_experiment(NAME)
 
 
 # --- hashes -------------------------------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ def test_config_hash_stable_and_canonical():
     assert a.param_dict == {"eps": 0.1, "grid": (1, 2), "lam": 2}
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.dictionaries(st.sampled_from(["eps", "lam", "k", "steps"]), st.integers(-5, 5) | st.floats(-1, 1), min_size=1),
        st.integers(0, 10))
 def test_config_hash_changes_with_any_field(params, seed):
@@ -145,7 +146,7 @@ def test_replace_failure_leaves_no_partial_file(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         run_experiment(NAME, "quick", tmp_path, progress=False)
-    assert list((tmp_path / NAME).iterdir()) == []
+    assert list((tmp_path / NAME).iterdir()) == []  # no record, no temp file, no claim
     with pytest.raises(OSError):
         write_json_atomic(tmp_path / "x" / "r.json", {"a": 1})
     assert list((tmp_path / "x").iterdir()) == []
@@ -169,7 +170,7 @@ def test_record_contents(tiny, tmp_path):
     assert {"n", "err", "nested.n2", "vec", "hardware", "date"} <= set(df.columns)
     assert (df["nested.n2"] == 2 * df["n"]).all() and df["vec"].iloc[0] == [1.0, 2.0]
     assert load_records(tmp_path, experiment=NAME, profile="full").empty
-    assert load_records(tmp_path / "nowhere").empty
+    assert load_records(tmp_path / "nowhere", missing_ok=True).empty
 
 
 # --- validation ------------------------------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def test_bad_runs_rejected(tmp_path):
                 run_experiment(exp.name, "quick", tmp_path, progress=False)
     finally:
         for n in ("test_dup", "test_foreign", "test_wrong"):
-            E._REGISTRY.pop(n, None)
+            E.unregister_experiment(n)
     with pytest.raises(TypeError):
         register_experiment("not an experiment")
 
@@ -218,7 +219,7 @@ def test_prepare_runs_before_execute(tmp_path):
             run_experiment("test_prep", "quick", tmp_path, progress=False)
         assert order == ["prepare"]
     finally:
-        E._REGISTRY.pop("test_prep", None)
+        E.unregister_experiment("test_prep")
 
 
 # --- tables ----------------------------------------------------------------------------------------------------------

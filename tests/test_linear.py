@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from property_settings import examples
 
 from advex_lit.backend import input_gradient, to_numpy
 from advex_lit.linear import (adversarial_loss, adversarial_loss_gradient, adversarial_perturbation, box_vertices,
@@ -30,7 +31,7 @@ def reference_adversarial_loss(name, x, y, w, eps):
     return {"logistic": np.logaddexp(0, z), "hinge": np.maximum(0, 1 + z), "softplus_hinge": np.logaddexp(0, 1 + z)}[name]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(name=loss_names, problem=problems(max_d=10), eps=epsilons)
 def test_closed_form_equals_vertex_maximum(name, problem, eps):
     x, y, w = problem
@@ -39,7 +40,7 @@ def test_closed_form_equals_vertex_maximum(name, problem, eps):
     assert np.allclose(closed, reference_adversarial_loss(name, x, y, w, eps), rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(name=loss_names, problem=problems(max_d=10), eps=epsilons)
 def test_perturbation_attains_the_maximum_and_lies_in_the_box(name, problem, eps):
     x, y, w = problem
@@ -62,7 +63,7 @@ def test_perturbation_with_scalar_label_and_zero_weight():
     assert not np.signbit(delta[0, 1])  # a zero weight gives +0.0, not -0.0
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=examples(12), deadline=None)
 @given(name=loss_names, problem=problems(max_n=8, max_d=12), eps=st.floats(0.01, 1.0), seed=st.integers(0, 100))
 def test_pgd_never_exceeds_and_gets_close(name, problem, eps, seed):
     x, y, w = problem
@@ -90,7 +91,7 @@ def test_linear_model_is_the_dot_product():
     assert np.allclose(to_numpy(model(keras.ops.convert_to_tensor(x)))[:, 0], x @ w, atol=1e-12)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(name=loss_names, problem=problems(min_abs_w=0.05, zeros=False), eps=epsilons)
 def test_gradient_matches_finite_differences(name, problem, eps):
     x, y, w = problem
@@ -104,7 +105,7 @@ def test_gradient_matches_finite_differences(name, problem, eps):
     assert np.allclose(gradient[keep], numeric[keep], rtol=0, atol=1e-6 * scale)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(name=loss_names, problem=problems(), eps=epsilons)
 def test_gradient_matches_autodiff_and_danskin(name, problem, eps):
     x, y, w = problem

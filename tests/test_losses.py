@@ -2,13 +2,14 @@
 import keras
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
+from property_settings import examples
 from hypothesis.extra.numpy import arrays
 
 from advex_lit.backend import input_gradient, to_numpy
 from advex_lit.data import feature_translation, translate_features
-from advex_lit.losses import (LOSS_NAMES, MarginLoss, check_loss_assumptions, get_loss, margin_loss,
-                              validate_margin_inputs)
+from advex_lit.losses import (LOSS_NAMES, MarginLoss, check_loss_assumptions, feat_trans_residual, get_loss,
+                              margin_loss, validate_margin_inputs)
 
 REFERENCE = {  # independent NumPy formulas for g and g'
     "logistic": (lambda z: np.logaddexp(0, z), lambda z: 1 / (1 + np.exp(-z))),
@@ -36,7 +37,7 @@ def test_loss_names_and_dataclass():
         get_loss("hinge").name = "other"  # frozen
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(name=loss_names, z=arrays(np.float64, st.integers(1, 30), elements=finite))
 def test_g_and_dg_match_reference(name, z):
     loss, (g, dg) = get_loss(name), REFERENCE[name]
@@ -46,12 +47,12 @@ def test_g_and_dg_match_reference(name, z):
     assert isinstance(loss.g(z), np.ndarray) and loss.g(z).dtype == np.float64
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(name=loss_names, z=arrays(np.float64, st.integers(1, 20), elements=st.floats(-8, 8)))
 def test_dg_is_finite_difference_and_autodiff(name, z):
     loss = get_loss(name)
     z = z[np.abs(z + 1) > 1e-4]
-    if z.size == 0: return
+    assume(z.size > 0)
     h = 1e-6
     assert np.allclose(loss.dg(z), (loss.g(z + h) - loss.g(z - h)) / (2 * h), atol=1e-6)
     autodiff = to_numpy(input_gradient(loss.g, keras.ops.convert_to_tensor(z)))
@@ -72,7 +73,7 @@ def test_hinge_derivative_at_kink_is_zero():
     assert get_loss("hinge").dg(np.array([-0.999]))[0] == 1.0
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(name=loss_names, problem=margin_problems())
 def test_margin_loss_matches_reference(name, problem):
     x, y, w = problem
@@ -97,7 +98,7 @@ def test_checker_flags_bad_functions(g, expected):
     assert check_loss_assumptions(g) == expected
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(slope=st.floats(0.01, 5), bump=st.floats(0.05, 2), centre=st.floats(-5, 5))
 def test_checker_flags_a_local_dip(slope, bump, centre):
     # an increasing line with a dent: decreasing somewhere once the dent is steeper than the line
@@ -117,37 +118,44 @@ def test_checker_validates():
 
 @st.composite
 def discrete_distributions(draw):
-    "A random joint distribution of (X, Y): X takes k values in R^d, Y in {-1, +1}, both labels likely."
+    "A random joint distribution of (X, Y) with rational weights: X takes k values in R^d, Y in {-1, +1}, both likely."
     k, d = draw(st.integers(1, 6)), draw(st.integers(1, 4))
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     support = rng.normal(scale=3, size=(k, d))
-    joint = rng.random((2, k)) + 0.01  # row 0: y = -1, row 1: y = +1
-    return support, joint / joint.sum()
+    counts = rng.integers(1, 20, size=(2, k))  # row 0: y = -1, row 1: y = +1; P(x_j, y) = counts / counts.sum()
+    return support, counts
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(distribution=discrete_distributions())
 def test_lemma_1_on_discrete_distributions(distribution):
-    support, joint = distribution
+    "`feature_translation` on a data set that lists each atom as often as its count is Lemma 1 for that distribution."
+    support, counts = distribution
+    joint = counts / counts.sum()
+    x = np.concatenate([np.repeat(support, counts[0], axis=0), np.repeat(support, counts[1], axis=0)])
+    y = np.repeat([-1, 1], counts.sum(axis=1))
+    offset, strength = feature_translation(x, y)
+    # the distribution's own conditional means, from the joint table
     p_y = joint.sum(axis=1)
-    mean_neg = joint[0] @ support / p_y[0]
-    mean_pos = joint[1] @ support / p_y[1]
-    a, c = (mean_pos - mean_neg) / 2, (mean_pos + mean_neg) / 2
-    for label, mean in ((1, mean_pos), (-1, mean_neg)):
-        assert np.allclose(a * label + c, mean, atol=1e-12)
-    # E[Y (X - c)] = a whatever the class balance
-    e_yx_translated = -(joint[0] @ (support - c)) + joint[1] @ (support - c)
-    assert np.allclose(e_yx_translated, a, atol=1e-12)
+    mean_neg, mean_pos = joint[0] @ support / p_y[0], joint[1] @ support / p_y[1]
+    np.testing.assert_allclose(strength, (mean_pos - mean_neg) / 2, atol=1e-10)
+    np.testing.assert_allclose(offset, (mean_pos + mean_neg) / 2, atol=1e-10)
+    # E[X | Y] = a Y + c at both labels
+    np.testing.assert_allclose(strength + offset, mean_pos, atol=1e-10)
+    np.testing.assert_allclose(offset - strength, mean_neg, atol=1e-10)
+    # E[Y (X - c)] = a whatever the class balance, for the distribution and for the translated data set
+    np.testing.assert_allclose(-(joint[0] @ (support - offset)) + joint[1] @ (support - offset), strength, atol=1e-10)
+    np.testing.assert_allclose((y[:, None] * translate_features(x, offset)).mean(axis=0), strength, atol=1e-4)
     # without translation the gap is (2p - 1) c
     e_yx = -(joint[0] @ support) + joint[1] @ support
-    assert np.allclose(e_yx, a + (2 * p_y[1] - 1) * c, atol=1e-12)
+    np.testing.assert_allclose(e_yx, strength + (2 * p_y[1] - 1) * offset, atol=1e-10)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(problem=margin_problems(max_n=40))
 def test_lemma_1_on_samples_through_data_layer(problem):
     x, y, _ = problem
-    if len(np.unique(y)) < 2: return
+    assume(len(np.unique(y)) == 2)
     offset, strength = feature_translation(x, y)
     assert np.allclose((y[:, None] * (x - offset)).mean(axis=0), strength, atol=1e-10)
     assert np.allclose((y[:, None] * translate_features(x, offset)).mean(axis=0), strength, atol=1e-4)
@@ -179,3 +187,36 @@ def test_margin_loss_rejects_bad_inputs(bad, argument):
 def test_get_loss_errors():
     with pytest.raises(ValueError, match="`loss`.*logistic.*hinge.*softplus_hinge"): get_loss("squared")
     with pytest.raises(TypeError, match="`loss`"): get_loss(3)
+
+
+# ---------------------------------------------------------------- FEAT-TRANS (the ICML name) and FEAT-EXP (the arXiv name)
+
+def test_feat_trans_residual_by_hand():
+    x = np.array([[3.0, 1.0], [1.0, 0.0], [-1.0, 2.0]])
+    y = np.array([1, 1, -1])
+    # class means: feature 0 has 2 and -1 (midpoint 0.5), feature 1 has 0.5 and 2 (midpoint 1.25)
+    assert np.isclose(feat_trans_residual(x, y), 1.25)
+    assert np.isclose(feat_trans_residual(x[:, :1], y), 0.5)
+    assert feat_trans_residual(x - [0.5, 1.25], y) < 1e-12
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(problem=margin_problems(max_n=40))
+def test_feat_trans_is_feat_exp_for_a_binary_label(problem):
+    "Zero after the Lemma 1 translation; before it, the residual is max|c| and equals the best FEAT-EXP error."
+    x, y, _ = problem
+    assume(len(np.unique(y)) == 2)
+    offset, _ = feature_translation(x, y)
+    assert feat_trans_residual(x - offset, y) < 1e-10
+    assert np.isclose(feat_trans_residual(x, y), np.abs(offset).max(), rtol=0, atol=1e-10)
+    # FEAT-EXP residual: the smallest max_y |mean(x_i | y) - a y| over a grid of a, which contains the optimum
+    mean_pos, mean_neg = x[y == 1].mean(axis=0), x[y == -1].mean(axis=0)
+    grid = np.concatenate([np.linspace(-10, 10, 2001)[:, None] + np.zeros(x.shape[1]), ((mean_pos - mean_neg) / 2)[None]])
+    feat_exp_error = np.maximum(np.abs(mean_pos - grid), np.abs(mean_neg + grid)).min(axis=0).max()
+    assert np.isclose(feat_trans_residual(x, y), feat_exp_error, rtol=0, atol=1e-10)
+
+
+def test_feat_trans_residual_rejects_bad_input():
+    with pytest.raises(ValueError, match="`y`"): feat_trans_residual(np.ones((3, 2)), [1, 1, 1])
+    with pytest.raises(ValueError, match="`y`"): feat_trans_residual(np.ones((3, 2)), [0, 1, 1])
+    with pytest.raises(ValueError, match="`x`"): feat_trans_residual(np.ones(3), [1, -1, 1])

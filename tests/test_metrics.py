@@ -4,12 +4,13 @@ import pandas as pd
 import pytest
 import scipy.stats
 from hypothesis import assume, given, settings, strategies as st
+from property_settings import examples
 
 from advex_lit.metrics import (accuracy_drop, concentration_metrics, feature_impact, feature_value_impact, gini,
                                gini_of_maps, kendall_tau, l1_linf_ratio, lorenz_curve, percent_significant,
                                sparseness_improvement, spearman, top_k_indices, topk_intersection)
 
-SETTINGS = dict(max_examples=60, deadline=None)
+SETTINGS = dict(max_examples=examples(60), deadline=None)
 seeds = st.integers(0, 2 ** 32 - 1)
 
 
@@ -62,7 +63,7 @@ def test_matches_mean_difference_and_lorenz(seed, n):
     assert 0 <= g <= 1 - 1 / n + 1e-12
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(seed=seeds, shape=st.sampled_from([(4, 5), (3, 4, 5), (2, 3, 2, 2)]))
 def test_axes_and_batches(seed, shape):
     v = np.random.default_rng(seed).normal(size=shape)
@@ -127,7 +128,7 @@ def test_babies_increase(seed, n, zeros):
 
 
 # --- dG and accuracy drop ---------------------------------------------------------------------------------------------
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(seed=seeds, n=st.integers(1, 30))
 def test_sparseness_improvement_and_accuracy_drop(seed, n):
     rng = np.random.default_rng(seed)
@@ -147,7 +148,7 @@ def test_percent_significant_and_ratio_by_hand():
     assert np.allclose(percent_significant(np.array([[1.0, 0.0], [1.0, 1.0]])), [50.0, 100.0])
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(seed=seeds, n=st.integers(1, 20), d=st.integers(2, 15), alpha=st.floats(1e-3, 1e3))
 def test_concentration_scale_invariant_and_bounded(seed, n, d, alpha):
     w = np.random.default_rng(seed).normal(size=d)
@@ -156,7 +157,7 @@ def test_concentration_scale_invariant_and_bounded(seed, n, d, alpha):
     assert percent_significant(-alpha * w) == percent_significant(w)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(seed=seeds, n=st.integers(1, 20), sizes=st.lists(st.integers(1, 4), min_size=1, max_size=5),
        extra=st.integers(0, 3))
 def test_feature_impact_sums_per_group(seed, n, sizes, extra):
@@ -182,7 +183,7 @@ def test_feature_impact_sums_per_group(seed, n, sizes, extra):
 
 
 # --- rank agreement ---------------------------------------------------------------------------------------------------
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(seed=seeds, n=st.integers(1, 5), shape=st.sampled_from([(7,), (4, 5), (3, 3, 2)]),
        decimals=st.sampled_from([None, 0, 1]), noise=st.floats(0.0, 3.0))
 def test_rank_correlations_match_scipy(seed, n, shape, decimals, noise):
@@ -247,7 +248,7 @@ def test_topk_by_hand():
     assert top_k_indices(batch, 2).tolist() == [[0, 2], [0, 3]]
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(seed=seeds, d=st.integers(2, 40), k=st.integers(1, 40))
 def test_topk_matches_set_definition(seed, d, k):
     assume(k <= d)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
+from property_settings import examples
 from matplotlib.figure import Figure
 
 from advex_lit import plots
@@ -23,7 +24,7 @@ def _legend_texts(ax):
 
 
 # --- saliency_grid -----------------------------------------------------------------------------------------------
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(n_images=st.integers(1, 5), n=st.integers(1, 7), channels=st.sampled_from([None, 1, 3]), models=st.integers(1, 3))
 def test_saliency_grid_layout(n_images, n, channels, models):
     rng = np.random.default_rng(n_images * 7 + n)
@@ -129,7 +130,7 @@ def test_goldilocks_band_known_tables():
     assert plots.goldilocks_band(TOY.assign(w1p=[10, 20, 30, 40, 50, 60])) == (0.0, 0.0)  # W1P never falls
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 100), st.floats(0.5, 1.0)), min_size=2, max_size=10), st.floats(0, 0.1))
 def test_goldilocks_band_invariants(rows, band):
     df = pd.DataFrame({"eps": np.arange(len(rows)) * 0.1, "w1p": [r[0] for r in rows], "auc": [r[1] for r in rows]})
@@ -170,7 +171,7 @@ def test_w1p_auc_vs_eps_bad_inputs():
 
 
 # --- dropoff_curves ----------------------------------------------------------------------------------------------
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(st.integers(2, 40), st.integers(1, 3), st.booleans())
 def test_dropoff_curves(d, models, normalize):
     rng = np.random.default_rng(d)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from property_settings import examples
 
 from advex_lit.attribution import integrated_gradients, layer_integrated_gradients
 from advex_lit.backend import input_gradient, to_numpy
@@ -31,7 +32,7 @@ seeds = st.integers(0, 2**31 - 1)
 
 
 # ---------------------------------------------------------------- the theorem
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(seed=seeds, loss=st.sampled_from(LOSS_NAMES), d=st.integers(1, 6))
 def test_closed_form_is_adversarial_loss(seed, loss, d):
     x, y, w, eps = instance(seed, 5, d)
@@ -43,7 +44,7 @@ def test_closed_form_is_adversarial_loss(seed, loss, d):
     assert np.allclose(stable_ig_loss(x, y, w, 0.0, loss), margin_loss(x, y, w, loss))
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(seed=seeds, loss=st.sampled_from(LOSS_NAMES), d=st.integers(1, 4))
 def test_corner_search_through_keras_matches(seed, loss, d):
     x, y, w, eps = instance(seed, 4, d)
@@ -73,7 +74,7 @@ def test_search_returns_the_adversarial_corner():
     assert np.allclose(points, stable_ig_maximizer(x, y, w, eps))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(seed=seeds, loss=st.sampled_from(LOSS_NAMES), d=st.integers(1, 5))
 def test_gradient_in_w_matches_adversarial_loss(seed, loss, d):
     x, y, w, eps = instance(seed, 4, d)
@@ -96,7 +97,7 @@ def small_network():
     return keras.Model(inputs, outputs)
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=examples(5), deadline=None)
 @given(seed=seeds)
 def test_sum_of_ig_gives_madry_objective(seed):
     model, g = small_network(), get_loss("logistic").g
@@ -114,7 +115,7 @@ def test_sum_of_ig_gives_madry_objective(seed):
     assert np.all(natural + np.abs(ig).sum(1).reshape(3, k).max(1) >= loss(x_cand).reshape(3, k).max(1) - 1e-4)
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=examples(5), deadline=None)
 @given(seed=seeds, p=st.sampled_from([np.inf, 2.0, 4.0]))
 def test_one_step_ig_gives_gradient_regularization(seed, p):
     model, g = small_network(), get_loss("logistic").g
@@ -143,7 +144,7 @@ def test_ig_of_loss_matches_one_layer_closed_form():
 
 
 # ---------------------------------------------------------------- distributional robustness on a discrete P
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(seed=seeds, rho=st.floats(0.01, 2.0))
 def test_transport_duality(seed, rho):
     rng = np.random.default_rng(seed)
@@ -212,7 +213,7 @@ def test_bad_transport_arguments():
 
 
 # ---------------------------------------------------------------- the chord-slope lemma behind the theorem
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(seed=seeds, loss=st.sampled_from(LOSS_NAMES))
 def test_chord_slopes_are_nonnegative_and_nondecreasing(seed, loss):
     rng = np.random.default_rng(seed)
@@ -256,7 +257,7 @@ def test_one_step_ig_is_gradient_times_move_for_every_loss(loss):
     assert np.isclose(size[0], eps * np.abs(grad).sum(), rtol=1e-5) and size.max() <= size[0] * (1 + 1e-5) + 1e-9
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(seed=seeds, loss=st.sampled_from(LOSS_NAMES), d=st.integers(1, 5))
 def test_loss_output_surrogate_is_exact_for_one_layer(seed, loss, d):
     "Proposition 3, one-layer case: loss + largest |loss change| over the box = the adversarial loss."
@@ -311,7 +312,7 @@ def discrete_problem(seed, loss, w):
     return p, cost, np.abs(ig).sum(1).reshape(6, -1), ig.sum(1).reshape(6, -1), after, natural
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(seed=seeds, loss=st.sampled_from(LOSS_NAMES), rho=st.floats(0.01, 0.6))
 def test_sum_version_is_wasserstein_robust_prediction(seed, loss, rho):
     "Proposition 4: natural risk + the constrained value with summed IG = the best risk within the transport budget."

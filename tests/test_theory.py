@@ -6,13 +6,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from property_settings import examples
 
 from advex_lit.data import feat_indep_dataset
 from advex_lit.linear import adversarial_loss
 from advex_lit.losses import LOSS_NAMES, get_loss
-from advex_lit.theory import (covariance_gap, expected_update_exact, expected_update_mc, group_pruning_bound,
-                              mean_g_prime, oriented_update, pruning_bound, random_covariance_instance,
-                              random_discrete_distribution, train_one_layer, weighted_average)
+from advex_lit.theory import (covariance_gap, expected_adversarial_loss, expected_update_exact, expected_update_mc,
+                              group_pruning_bound, hinge_adversarial_optimum, mean_g_prime, one_sided_derivative,
+                              oriented_update, pruning_bound, random_covariance_instance, random_discrete_distribution,
+                              train_one_layer, weighted_average)
 
 SEEDS = st.integers(0, 2**31 - 1)
 LOSSES = st.sampled_from(LOSS_NAMES)
@@ -27,14 +29,14 @@ def _weights(seed, d, zero_fraction=0.3):
 
 # ---------------------------------------------------------------- the covariance lemma
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), SEEDS, st.floats(0.01, 10), LOSSES)
 def test_covariance_lemma_loss_slopes(n_y, n_z, n_v, seed, c, loss):
     inst = random_covariance_instance(n_y, n_z, n_v, seed=seed)
     assert covariance_gap(inst.probs, inst.z, get_loss(loss).dg(inst.v - c * inst.z)) <= 1e-12
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), SEEDS)
 def test_covariance_lemma_step_functions(n_y, n_z, n_v, seed):
     inst = random_covariance_instance(n_y, n_z, n_v, seed=seed)
@@ -70,7 +72,7 @@ def test_covariance_lemma_needs_constant_conditional_mean():
 
 # ---------------------------------------------------------------- exact expected update
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.integers(2, 4), SEEDS, st.floats(0, 1), LOSSES)
 def test_expected_update_matches_direct_formula(d, seed, eps, loss):
     dist = random_discrete_distribution([1] * d, n_atoms=2, seed=seed)
@@ -91,7 +93,7 @@ def test_expected_update_is_minus_gradient_of_expected_adversarial_loss(loss):
     assert np.allclose(expected_update_exact(dist.x, dist.y, dist.probs, w, eps, loss), -numeric, atol=1e-7)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(2, 5), SEEDS, st.floats(0, 1), LOSSES)
 def test_pruning_theorem_exact(d, seed, eps, loss):
     dist = random_discrete_distribution([1] * d, n_atoms=3, seed=seed)
@@ -106,7 +108,7 @@ def test_pruning_theorem_exact(d, seed, eps, loss):
     assert (update[weak] <= 1e-9).all()  # a weak (or misaligned) weight never expands on average
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(SEEDS, st.floats(0, 1), LOSSES)
 def test_equality_in_the_limit(seed, eps, loss):
     dist = random_discrete_distribution([1] * 4, n_atoms=3, seed=seed)
@@ -122,7 +124,7 @@ def test_equality_in_the_limit(seed, eps, loss):
     assert abs(update - (sign * at_zero - eps * g0)) <= 1e-6
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.lists(st.integers(1, 3), min_size=2, max_size=3), SEEDS, st.floats(0, 1), LOSSES)
 def test_pruning_theorem_group_form(sizes, seed, eps, loss):
     dist = random_discrete_distribution(sizes, n_atoms=2, seed=seed)
@@ -135,6 +137,96 @@ def test_pruning_theorem_group_form(sizes, seed, eps, loss):
             assert np.allclose(update[group], gbar * dist.strengths[group], rtol=0, atol=1e-9)
         else:
             assert weighted_average(update, w, group) <= group_pruning_bound(dist.strengths, w, eps, gbar, group) + 1e-9
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(st.integers(2, 3), SEEDS, st.floats(0, 1), LOSSES)
+def test_group_form_equality_in_the_limit(group_size, seed, eps, loss):
+    "w_S = t u with t -> 0: the group bound is attained, and the group average tends to g'_0 (a_S^u - eps)."
+    dist = random_discrete_distribution([group_size, 1, 2], n_atoms=3, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    group = dist.groups[0]
+    w, u = rng.normal(size=len(dist.strengths)), rng.normal(size=group_size)
+    w[group] = 0.0
+    g0 = mean_g_prime(dist.x, dist.y, w, eps, loss, probs=dist.probs)
+    w[group] = 1e-8 * u
+    update = expected_update_exact(dist.x, dist.y, dist.probs, w, eps, loss)
+    gbar = mean_g_prime(dist.x, dist.y, w, eps, loss, probs=dist.probs)
+    lhs = weighted_average(update, w, group)
+    assert -1e-9 <= group_pruning_bound(dist.strengths, w, eps, gbar, group) - lhs <= 1e-6
+    assert abs(lhs - g0 * (u @ dist.strengths[group] / np.abs(u).sum() - eps)) <= 1e-6
+
+
+def test_group_form_gap_is_positive_away_from_the_limit():
+    "The group bound is not an identity: at t = 1 some instances have a clear gap (the limit test is not vacuous)."
+    gaps = []
+    for seed in range(20):
+        dist = random_discrete_distribution([3, 1], n_atoms=3, seed=seed)
+        w = np.random.default_rng(seed).normal(size=4)
+        update = expected_update_exact(dist.x, dist.y, dist.probs, w, 0.3, "logistic")
+        gbar = mean_g_prime(dist.x, dist.y, w, 0.3, "logistic", probs=dist.probs)
+        gaps.append(group_pruning_bound(dist.strengths, w, 0.3, gbar, [0, 1, 2]) - weighted_average(update, w, [0, 1, 2]))
+    assert min(gaps) >= -1e-9 and max(gaps) > 1e-3
+
+
+def test_natural_training_shrinks_an_aligned_weight_beyond_its_optimum():
+    "eps = 0: the bound g' |a_i| is positive, yet an aligned weight at 3 x its optimum 2 a_i shrinks on average."
+    mc = expected_update_mc([1.0, -0.8, 0.3], [2.0, -1.6, 1.8], 0.0, n=100_000, seed=3)
+    assert mc.bound[2] > 0 and mc.update[2] < -0.02
+
+
+# ---------------------------------------------------------------- the corollary at a computed optimum
+
+def test_expected_adversarial_loss_and_one_sided_derivative_by_hand():
+    # one atom x = (1, 0), y = +1, hinge; h(w) = max(0, 1 + eps ||w||_1 - w_1)
+    x, y, p = np.array([[1.0, 0.0]]), np.array([1]), np.array([1.0])
+    assert np.isclose(expected_adversarial_loss(x, y, p, [0.5, 0.0], 0.2, "hinge"), 0.6)
+    # at w = (1, 0), eps = 0: h = max(0, 1 - w_1) sits on the kink; right derivatives 0 along +e_1, 1 along -e_1
+    assert np.isclose(one_sided_derivative(x, y, p, [1.0, 0.0], 0.0, [1.0, 0.0], "hinge"), 0.0)
+    assert np.isclose(one_sided_derivative(x, y, p, [1.0, 0.0], 0.0, [-1.0, 0.0], "hinge"), 1.0)
+    # along e_2 from w_2 = 0 with eps = 0.25 (margin term 0.25 > -1): eps on both sides
+    for s in (1.0, -1.0):
+        assert np.isclose(one_sided_derivative(x, y, p, [0.5, 0.0], 0.25, [0.0, s], "hinge"), 0.25)
+
+
+@settings(max_examples=examples(15), deadline=None)
+@given(SEEDS, st.floats(0.2, 1.0))
+def test_hinge_optimum_is_optimal(seed, eps):
+    "The LP solution is a minimizer: no random point and no coordinate step does better."
+    dist = random_discrete_distribution([1] * 3, n_atoms=3, seed=seed)
+    w_opt = hinge_adversarial_optimum(dist.x, dist.y, dist.probs, eps)
+    best = expected_adversarial_loss(dist.x, dist.y, dist.probs, w_opt, eps, "hinge")
+    rng = np.random.default_rng(seed)
+    for w in np.concatenate([rng.normal(scale=2, size=(200, 3)), w_opt + rng.normal(scale=1e-3, size=(200, 3))]):
+        assert expected_adversarial_loss(dist.x, dist.y, dist.probs, w, eps, "hinge") >= best - 1e-9
+    for d in np.concatenate([np.eye(3), -np.eye(3)]):
+        assert one_sided_derivative(dist.x, dist.y, dist.probs, w_opt, eps, d, "hinge") >= -1e-6
+
+
+@settings(max_examples=examples(25), deadline=None)
+@given(SEEDS, st.floats(0.2, 1.0))
+def test_corollary_weak_weights_are_zero_at_the_hinge_optimum(seed, eps):
+    "At the LP optimum of the adversarial hinge loss: w*_i = 0 and both one-sided derivatives >= (eps - |a_i|) E[g'_-]."
+    dist = random_discrete_distribution([1] * 4, n_atoms=3, seed=seed)
+    w_opt = hinge_adversarial_optimum(dist.x, dist.y, dist.probs, eps)
+    slope = mean_g_prime(dist.x, dist.y, w_opt, eps, "hinge", probs=dist.probs)
+    for i in np.flatnonzero(np.abs(dist.strengths) < eps):
+        assert abs(w_opt[i]) <= 1e-8
+        for s in (1.0, -1.0):
+            d = np.zeros(4)
+            d[i] = s
+            deriv = one_sided_derivative(dist.x, dist.y, dist.probs, w_opt, eps, d, "hinge")
+            assert deriv >= (eps - abs(dist.strengths[i])) * slope - 1e-6 and deriv >= -1e-6
+
+
+def test_corollary_optimum_has_atoms_on_the_kink():
+    "The case the corollary's proof must handle: hinge optima with an atom exactly at the kink (no derivative)."
+    kinks = 0
+    for seed in range(10):
+        dist = random_discrete_distribution([1] * 4, n_atoms=3, seed=seed)
+        w_opt = hinge_adversarial_optimum(dist.x, dist.y, dist.probs, 0.5)
+        kinks += (np.abs(0.5 * np.abs(w_opt).sum() - dist.y * (dist.x @ w_opt) + 1) < 1e-7).any()
+    assert kinks > 0
 
 
 def test_random_discrete_distribution_satisfies_feat_exp():
@@ -242,3 +334,11 @@ def test_bad_inputs():
         train_one_layer(x, y, 0.1, optimizer="ftrl")
     with pytest.raises(ValueError, match="eps"):
         expected_update_mc([0.5, 0.1], [0.1, 0.1], float("nan"))
+    with pytest.raises(ValueError, match="`direction`"):
+        one_sided_derivative(dist.x, dist.y, dist.probs, w, 0.1, [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="`step`"):
+        one_sided_derivative(dist.x, dist.y, dist.probs, w, 0.1, [1.0, 0.0], step=0.0)
+    with pytest.raises(ValueError, match="`eps`"):
+        hinge_adversarial_optimum(dist.x, dist.y, dist.probs, -1.0)
+    with pytest.raises(ValueError, match="`probs`"):
+        expected_adversarial_loss(dist.x, dist.y, dist.probs[:-1], w, 0.1)
