@@ -32,12 +32,12 @@ import pandas as pd
 __all__ = ['PROFILES', 'BOOKKEEPING_MODULES', 'Run', 'RunContext', 'Experiment', 'register_experiment', 'list_experiments',
            'registered_names', 'unregister_experiment', 'get_experiment', 'results_dir', 'package_versions',
            'hardware_string', 'package_dir', 'module_file', 'normalized_source', 'source_hash', 'package_imports',
-           'code_modules', 'combine_hashes', 'code_hash', 'package_hash', 'experiment_code', 'experiment_code_hash',
-           'git_state', 'provenance', 'host_name', 'process_alive', 'write_json_atomic', 'remove_stale_temp_files',
-           'record_path', 'folder_lock', 'claim_path', 'this_process', 'read_claim', 'claim_alive', 'claim_run',
-           'release_claim', 'remove_dead_claims', 'select_runs', 'run_experiment', 'load_records', 'side_by_side',
-           'ExperimentReport', 'stale_mask', 'changed_modules', 'experiment_report', 'staleness_text',
-           'provenance_line']
+           'code_modules', 'combine_hashes', 'code_hash', 'package_hash', 'exported_module', 'experiment_code',
+           'experiment_code_hash', 'git_state', 'provenance', 'host_name', 'process_alive', 'write_json_atomic',
+           'remove_stale_temp_files', 'record_path', 'folder_lock', 'claim_path', 'this_process', 'read_claim',
+           'claim_alive', 'claim_run', 'release_claim', 'remove_dead_claims', 'select_runs', 'run_experiment',
+           'load_records', 'side_by_side', 'ExperimentReport', 'stale_mask', 'changed_modules', 'experiment_report',
+           'staleness_text', 'provenance_line']
 
 # %% ../nbs/11_experiments.ipynb 5
 PROFILES = ("quick", "full")
@@ -285,12 +285,22 @@ def _outside_code(fn) -> tuple:
         if isinstance(mod, str) and (mod == "advex_lit" or mod.startswith("advex_lit.")): refs.add(mod)
     return name, h, refs
 
+def exported_module(fn) -> str | None:
+    """The advex_lit module that exports a function of fn's name, for a function defined in `__main__`: a chapter
+    notebook runs its exported cells in its kernel, so its experiments are the module's own code; None otherwise."""
+    fn = getattr(fn, "func", fn)
+    if getattr(fn, "__module__", None) != "__main__": return None
+    from advex_lit._modidx import d
+    name = str(getattr(fn, "__qualname__", "")).split(".<locals>")[0]  # a closure: the function that made it
+    owners = [m for m, symbols in d["syms"].items() if f"{m}.{name}" in symbols]
+    return owners[0] if len(owners) == 1 else None
+
 def experiment_code(exp: "Experiment") -> dict:
     "{module: hash} of the code that determines exp's numbers: its execute/prepare modules and their advex_lit imports."
     roots, outside = set(), {}
     for fn in (exp.execute, exp.prepare):
         if fn is None: continue
-        mod = getattr(getattr(fn, "func", fn), "__module__", None) or ""
+        mod = exported_module(fn) or getattr(getattr(fn, "func", fn), "__module__", None) or ""
         if mod == "advex_lit" or mod.startswith("advex_lit."): roots.add(mod); continue
         name, h, refs = _outside_code(fn)
         outside[name], roots = h, roots | refs

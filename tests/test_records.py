@@ -329,3 +329,19 @@ def test_load_records_refuses_missing_folder_unknown_experiment_or_profile(tiny,
     unregister_experiment(NAME)  # records on disk of an experiment no longer registered still load
     assert len(load_records(tmp_path, experiment=NAME)) == 6
     assert isinstance(load_records(tmp_path, experiment=NAME), pd.DataFrame)
+
+
+def test_a_chapter_kernels_experiment_is_hashed_as_its_exported_module():
+    "The book runs a chapter's exported cells in its kernel (__main__): its records must name the module's code."
+    from advex_lit import exp_tabular
+    from advex_lit.experiments import Experiment, experiment_code, exported_module
+    namespace = {"__name__": "__main__"}
+    exec("def table1_execute(run, ctx):\n    return {}\ndef helper_only_here(run, ctx):\n    return {}\n"
+         "def _prepare_tabular(split):\n    def prepare(runs, ctx): pass\n    return prepare", namespace)
+    kernel_execute, unknown = namespace["table1_execute"], namespace["helper_only_here"]
+    assert exported_module(kernel_execute) == "advex_lit.exp_tabular"
+    assert exported_module(namespace["_prepare_tabular"]("icml")) == "advex_lit.exp_tabular"  # a closure
+    assert exported_module(unknown) is None and exported_module(exp_tabular.table1_execute) is None
+    package = experiment_code(Experiment("t", "t", "(test)", lambda p: [], exp_tabular.table1_execute))
+    kernel = experiment_code(Experiment("t", "t", "(test)", lambda p: [], kernel_execute))
+    assert kernel == package and "__main__" not in kernel
