@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 DEBS := dataset-fashion-mnist r-cran-kernlab r-cran-cba
 BOOK_FLAGS := --all -W -n --keep-going
 
-.PHONY: book test fuzz venv data browser mathjax export clean-nbs pytest book-build book-cache print-book-flags bench clean help
+.PHONY: book test fuzz cpu-evidence venv data browser mathjax export clean-nbs pytest book-build book-cache print-book-flags bench clean help
 
 help:
 	@sed -n '1,4p' Makefile
@@ -90,6 +90,12 @@ test: venv data browser mathjax
 FUZZ_FACTOR ?= 20
 fuzz: venv data
 	ADVEX_HYPOTHESIS_PROFILE=fuzz ADVEX_FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/python -m pytest tests/ -q -m property
+
+# The cpu profile, the evidence (hours on 2 cores; resumes where it stopped): records under results/cpu/<experiment>/.
+# Image and robust-attribution experiments first, in the order their models are shared; run it under nohup.
+CPU_EXPERIMENTS := table1_images fig2 fig1 fig3 table2 table4 table3 table1_tabular app_i feat_indep
+cpu-evidence: venv data export
+	for n in $(CPU_EXPERIMENTS); do $(BIN)/advex-lit reproduce $$n --profile cpu; done
 
 bench: venv data
 	$(BIN)/python benchmarks/run_all.py

@@ -28,11 +28,11 @@ from .verdicts import DEMONSTRATION_PROFILES, PAPER_NAMES, Claim, Verdict, claim
 
 # %% auto 0
 __all__ = ['SYNTHETIC_SPECS', 'SYNTHETIC_PREFIX', 'TRAIN_KEYS', 'DATA_KEYS', 'IMAGE_MODELS', 'GINI_OFFSET', 'ATTRIBUTIONS',
-           'IMAGE_SETTINGS', 'METHOD_LETTER', 'CLAIM_DATASET', 'TABLE1_IMAGES_PAPER', 'TABLE1_IMAGES', 'FIG1', 'FIG2',
-           'FIG3_DATASETS', 'FIG3_EVAL', 'FIG3', 'is_synthetic', 'synthetic_images', 'train_config', 'ModelSpec',
-           'image_splits', 'run_splits', 'build_model', 'trained_model', 'attribution_maps', 'attribution_ginis',
-           'rounded', 'image_params', 'settings_table', 'paper_name', 'data_label', 'natural_spec', 'claim_dataset',
-           'records_profile', 'per_seed', 'curve', 'unjudged', 'judge_claims', 'table1_images_runs',
+           'IMAGE_SETTINGS', 'METHOD_LETTER', 'IMAGE_SEEDS', 'CLAIM_DATASET', 'TABLE1_IMAGES_PAPER', 'TABLE1_IMAGES',
+           'FIG1', 'FIG2', 'FIG3_DATASETS', 'FIG3_EVAL', 'FIG3', 'is_synthetic', 'synthetic_images', 'train_config',
+           'ModelSpec', 'image_splits', 'run_splits', 'build_model', 'trained_model', 'attribution_maps',
+           'attribution_ginis', 'rounded', 'image_params', 'settings_table', 'paper_name', 'data_label', 'natural_spec',
+           'claim_dataset', 'records_profile', 'per_seed', 'curve', 'unjudged', 'judge_claims', 'table1_images_runs',
            'table1_images_execute', 'table1_images_rows', 'table1_images_table', 'table1_images_inputs',
            'table1_images_verdicts', 'fig1_runs', 'fig1_execute', 'fig1_table', 'fig1_inputs', 'fig1_verdicts',
            'saliency_inputs', 'fig2_runs', 'fig2_execute', 'fig2_settings', 'fig2_table', 'fig2_inputs',
@@ -209,6 +209,11 @@ _ICML_MNIST_LIKE = {"model": "madry_cnn", "data": {"limit_train": None, "limit_t
                     # lambda 0.01 on the summed loss = 0.01 / 50 on the mean loss of a batch of 50
                     "natural": {"epochs": 21}, "l1": {"epochs": 21, "l1_lambda": 0.01 / 50},
                     "eval": {"ig_steps": 100, "n_ig": None, "n_shap": 1000, "shap_background": 100}}
+# cpu profile: small_cnn(32) (conv 32 - conv 64 - dense 128), because the Madry CNN's three seeds and grids do not fit
+# four hours on two cores; all of Fashion-MNIST (60k / 10k) and the whole MNIST subset (its fixed 4,000 / 1,000 split)
+_CPU_TRAIN = {"width": 32, "batch_size": 50, "optimizer": "adam", "learning_rate": 1e-3}
+_CPU_EVAL = {"ig_steps": 100, "n_ig": 1000, "n_shap": 200, "shap_background": 100}
+_CPU_LAMBDAS = (5e-5, 2e-4, 5e-4, 1e-3, 2e-3)  # 2e-4 = the paper's 0.01 on the summed loss of a batch of 50
 IMAGE_SETTINGS = {
     "quick": {
         "mnist_5k": {"paper": "MNIST", "model": "small_cnn", "data": {"limit_train": 2000, "limit_test": 200},
@@ -228,6 +233,16 @@ IMAGE_SETTINGS = {
                               "adversarial": {"eps": 2 / 255, "attack_steps": 2, "attack_step_size": 2 / 255},
                               "eval": {"ig_steps": 32, "n_ig": 200, "n_shap": 0, "shap_background": 0}},
     },
+    "cpu": {
+        "mnist_5k": {"paper": "MNIST", "model": "small_cnn", "data": {"limit_train": None, "limit_test": None},
+                     "train": {**_CPU_TRAIN, "epochs": 20}, "natural": {}, "l1": {"l1_lambda": 2e-4},
+                     "adversarial": {"eps": 0.3, "attack_steps": 20, "attack_step_size": 0.025},
+                     "eval": _CPU_EVAL, "eps_grid": (0.05, 0.1, 0.2, 0.3), "lambda_grid": _CPU_LAMBDAS},
+        "fashion_mnist": {"paper": "Fashion-MNIST", "model": "small_cnn", "data": {"limit_train": None, "limit_test": None},
+                          "train": {**_CPU_TRAIN, "epochs": 10}, "natural": {}, "l1": {"l1_lambda": 2e-4},
+                          "adversarial": {"epochs": 6, "eps": 0.1, "attack_steps": 7, "attack_step_size": 0.025},
+                          "eval": _CPU_EVAL, "eps_grid": (0.02, 0.05, 0.1, 0.2), "lambda_grid": _CPU_LAMBDAS},
+    },
     "full": {
         "mnist": {"paper": "MNIST", **_ICML_MNIST_LIKE,
                   "adversarial": {"epochs": 84, "eps": 0.3, "attack_steps": 40, "attack_step_size": 0.01},
@@ -246,6 +261,7 @@ IMAGE_SETTINGS = {
     },
 }
 METHOD_LETTER = {"adversarial": "a", "l1": "l"}
+IMAGE_SEEDS = {"quick": (0,), "cpu": (0, 1, 2), "full": (0,)}  # training seeds of the Table 1 and Figure 2 models
 
 def _settings(profile: str, dataset: str) -> dict:
     if profile not in IMAGE_SETTINGS: raise ValueError(f"`profile` must be one of {tuple(IMAGE_SETTINGS)}, got {profile!r}")
@@ -275,9 +291,9 @@ def settings_table(settings: dict, methods) -> pd.DataFrame:
                          "method settings": ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in own.items())})
     return pd.DataFrame(rows)
 
-def _image_run(experiment: str, profile: str, dataset: str, method: str, **override) -> Run:
+def _image_run(experiment: str, profile: str, dataset: str, method: str, seed: int = 0, **override) -> Run:
     return Run.make(experiment, dataset, _settings(profile, dataset)["model"], method,
-                    image_params(profile, dataset, method, **override), profile=profile)
+                    image_params(profile, dataset, method, **override), seed=seed, profile=profile)
 
 def paper_name(dataset: str) -> str:
     "The paper's name of the data set a run stands for (mnist_5k -> MNIST, synthetic:cifar10 -> CIFAR-10)."
@@ -359,9 +375,9 @@ def judge_claims(experiment: str, df: pd.DataFrame, inputs: Callable) -> list:
 
 # %% ../nbs/13_images.ipynb 24
 def table1_images_runs(profile: str) -> list:
-    "Natural, adversarial (a-model) and l1 (l-model) runs for each image data set of the profile."
-    return [_image_run("table1_images", profile, d, m) for d in IMAGE_SETTINGS[profile]
-            for m in ("natural", "adversarial", "l1")]
+    "Natural, adversarial (a-model) and l1 (l-model) runs for each image data set and training seed of the profile."
+    return [_image_run("table1_images", profile, d, m, seed=s) for d in IMAGE_SETTINGS[profile]
+            for s in IMAGE_SEEDS[profile] for m in ("natural", "adversarial", "l1")]
 
 def table1_images_execute(run: Run, ctx: RunContext) -> dict:
     "Accuracy with per-example 0/1 correctness on the test set, and per-example Gini of IG (and DeepSHAP) maps."
@@ -391,27 +407,30 @@ def _setting(method: str, row) -> str:
         return f"eps={eps:g}" if eps >= 0.01 else f"eps={eps * 255:g}/255"
     return f"lambda={float(row['l1_lambda']):g}"
 
+def _seed_pairs(g: pd.DataFrame, method: str, col: str) -> list:
+    "(natural record, model record) of every seed that has both, each with the per-example list `col`."
+    by_seed = {m: {r["seed"]: r for _, r in g[g["method"] == m].iterrows() if isinstance(r.get(col), list)}
+               for m in ("natural", method)}
+    return [(by_seed["natural"][s], by_seed[method][s]) for s in sorted(set(by_seed["natural"]) & set(by_seed[method]))]
+
 def table1_images_rows(df: pd.DataFrame) -> pd.DataFrame:
-    "dG and AcDrop of each a-model and l-model against the natural model of its data set, per attribution method."
+    "dG and AcDrop of each a-model and l-model against the natural model of the same seed, averaged over seeds."
     rows = []
     for dataset, g in df.groupby("dataset", sort=False):
-        nat = g[g["method"] == "natural"]
-        if nat.empty: continue
-        nat = nat.iloc[0]
         for kind, name in ATTRIBUTIONS.items():
-            col = f"gini_{kind}"
-            if col not in g.columns or not isinstance(nat.get(col), list): continue
             for method, letter in METHOD_LETTER.items():
-                m = g[g["method"] == method]
-                if m.empty or not isinstance(m.iloc[0].get(col), list): continue
-                m = m.iloc[0]
-                dg = float(np.mean(np.asarray(m[col]) - np.asarray(nat[col])))
+                pairs = _seed_pairs(g, method, f"gini_{kind}")
+                if not pairs: continue
+                dg = [np.mean(np.asarray(m[f"gini_{kind}"]) - np.asarray(n[f"gini_{kind}"])) for n, m in pairs]
+                drop = [accuracy_drop(n["accuracy"], m["accuracy"]) for n, m in pairs]
+                m0 = pairs[0][1]
                 rows.append({"dataset": paper_name(dataset), "attr": name, "model": letter,
-                             "data": data_label(dataset, m.get("limit_train")), "setting": _setting(method, m),
-                             "accuracy": float(m["accuracy"]), "natural accuracy": float(nat["accuracy"]),
-                             "dG": dg, "AcDrop %": 100 * accuracy_drop(nat["accuracy"], m["accuracy"])})
-    return pd.DataFrame(rows, columns=["dataset", "attr", "model", "data", "setting", "accuracy", "natural accuracy",
-                                       "dG", "AcDrop %"])
+                             "data": data_label(dataset, m0.get("limit_train")), "setting": _setting(method, m0),
+                             "seeds": len(pairs), "accuracy": float(np.mean([m["accuracy"] for _, m in pairs])),
+                             "natural accuracy": float(np.mean([n["accuracy"] for n, _ in pairs])),
+                             "dG": float(np.mean(dg)), "AcDrop %": 100 * float(np.mean(drop))})
+    return pd.DataFrame(rows, columns=["dataset", "attr", "model", "data", "setting", "seeds", "accuracy",
+                                       "natural accuracy", "dG", "AcDrop %"])
 
 def table1_images_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     "Our dG / AcDrop beside the paper's, one row per (data set, attribution, model)."
@@ -490,8 +509,9 @@ def saliency_inputs(record) -> tuple:
 
 # %% ../nbs/13_images.ipynb 28
 def fig2_runs(profile: str) -> list:
-    "The a-model and l-model of each data set (Table 1 settings)."
-    return [_image_run("fig2", profile, d, m) for d in IMAGE_SETTINGS[profile] for m in ("adversarial", "l1")]
+    "The a-model and l-model of each data set and training seed (Table 1 settings)."
+    return [_image_run("fig2", profile, d, m, seed=s) for d in IMAGE_SETTINGS[profile] for s in IMAGE_SEEDS[profile]
+            for m in ("adversarial", "l1")]
 
 def fig2_execute(run: Run, ctx: RunContext) -> dict:
     "Per-example dG(x) = G_model(x) - G_natural(x) for IG (and DeepSHAP), with mean and median."
@@ -504,14 +524,14 @@ def fig2_execute(run: Run, ctx: RunContext) -> dict:
     return out
 
 def fig2_settings(df: pd.DataFrame) -> dict:
-    "setting label -> per-example dG array, for `plots.dg_boxplot`."
-    out = {}
-    for _, r in df.iterrows():
+    "setting label -> per-example dG array (the examples of all seeds, in order of seed), for `plots.dg_boxplot`."
+    parts = {}
+    for _, r in df.sort_values("seed", kind="stable").iterrows():
         for kind, name in ATTRIBUTIONS.items():
             values = r.get(f"dg_{kind}")
             if isinstance(values, list):
-                out[f"{paper_name(r['dataset'])} {name} {METHOD_LETTER[r['method']]}"] = np.asarray(values)
-    return out
+                parts.setdefault(f"{paper_name(r['dataset'])} {name} {METHOD_LETTER[r['method']]}", []).append(values)
+    return {k: np.concatenate([np.asarray(v, dtype=np.float64) for v in vs]) for k, vs in parts.items()}
 
 def fig2_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     "Mean, median and share of examples with dG > 0, per setting."
@@ -533,8 +553,8 @@ FIG2 = register_experiment(Experiment(
     table=fig2_table, verdicts=fig2_verdicts, description="dG(x) of a-models and l-models against the natural model"))
 
 # %% ../nbs/13_images.ipynb 30
-FIG3_DATASETS = {"quick": ("mnist_5k",), "full": ("mnist", "fashion_mnist")}
-FIG3_EVAL = {"quick": {"n_shap": 0}, "full": {}}
+FIG3_DATASETS = {"quick": ("mnist_5k",), "cpu": ("mnist_5k", "fashion_mnist"), "full": ("mnist", "fashion_mnist")}
+FIG3_EVAL = {"quick": {"n_shap": 0}, "cpu": {}, "full": {}}
 
 def fig3_runs(profile: str) -> list:
     "Natural, adversarial over `eps_grid` and l1 over `lambda_grid`, per data set of FIG3_DATASETS."

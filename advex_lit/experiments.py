@@ -40,7 +40,7 @@ __all__ = ['PROFILES', 'BOOKKEEPING_MODULES', 'Run', 'RunContext', 'Experiment',
            'staleness_text', 'provenance_line']
 
 # %% ../nbs/11_experiments.ipynb 5
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "cpu", "full")
 
 def _plain(value):
     "value with NumPy scalars/arrays and tuples turned into plain JSON types."
@@ -511,8 +511,8 @@ def select_runs(name: str, profile: str = "quick", only: str | None = None) -> l
             raise ValueError(f"`only`={only!r} matches no data set of experiment {name!r}; its data sets: {', '.join(datasets)}")
     return runs
 
-def _execute_run(exp: Experiment, run: Run, ctx: RunContext, prov: dict) -> None:
-    "Execute one run and write its record with the provenance fields."
+def _execute_run(exp: Experiment, run: Run, ctx: RunContext, prov: dict) -> float:
+    "Execute one run, write its record with the provenance fields, and return its wall time in seconds."
     start = time.perf_counter()
     metrics = exp.execute(run, ctx)
     seconds = time.perf_counter() - start
@@ -524,6 +524,7 @@ def _execute_run(exp: Experiment, run: Run, ctx: RunContext, prov: dict) -> None
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "provenance": {k: v for k, v in prov.items() if k not in ("versions", "hardware")}}
     write_json_atomic(record_path(ctx.out, run), record)
+    return seconds
 
 def _held_message(name: str, held: dict) -> str:
     owners = sorted({f"pid {o.get('pid')} on {o.get('host')}" for o in held.values()})
@@ -568,7 +569,8 @@ def run_experiment(name: str, profile: str = "quick", out="results", only: str |
                     try:
                         if not record_path(out, run).exists():
                             if bar is not None: bar.set_postfix_str(run.label()[:80])
-                            _execute_run(exp, run, ctx, prov)
+                            seconds = _execute_run(exp, run, ctx, prov)
+                            if bar is not None: bar.write(f"{name}: {run.label()}: {seconds:.0f} s", file=sys.stderr)
                     finally:
                         release_claim(out, run)
                     if bar is not None: bar.update(1)
