@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from . import attacks
-from .exp_images import (IMAGE_SETTINGS, ModelSpec, curve, data_label, judge_claims, per_seed, rounded, run_splits,
-                                  trained_model)
+from .exp_images import (
+    IMAGE_SETTINGS, ModelSpec, curve, data_label, judge_claims, per_seed, rounded, run_splits, trained_model)
 from .experiments import Experiment, Run, RunContext, register_experiment, side_by_side
 from .training import accuracy
 from .verdicts import Claim

@@ -1,0 +1,89 @@
+"Tests of the cpu profile: its settings meet the evaluation sizes it promises, and its seeded rows pair models by seed."
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advex_lit import exp_images as ei, exp_robust as er, exp_tabular  # noqa: F401 (registers the tabular experiments)
+from advex_lit.experiments import select_runs
+
+PAPER_EPS = {"mnist_5k": 0.3, "fashion_mnist": 0.1}
+IMAGE_EXPERIMENTS = ("table1_images", "fig1", "fig2", "fig3")
+ROBUST_EXPERIMENTS = ("table2", "table3", "table4")
+
+
+# ---------- what the cpu runs promise ----------
+@pytest.mark.parametrize("name", IMAGE_EXPERIMENTS + ROBUST_EXPERIMENTS)
+def test_cpu_runs_use_all_the_data_and_validate(name):
+    runs = select_runs(name, "cpu")
+    assert runs and {r.dataset for r in runs} == ({er.TABLE3_DATASET["cpu"]} if name == "table3" else set(PAPER_EPS))
+    for r in runs:
+        p = r.param_dict
+        assert p["limit_train"] is None and p["limit_test"] is None
+        ei.train_config(r.method, p)
+
+
+def test_cpu_image_evaluation_sizes_and_eps():
+    for dataset, eps in PAPER_EPS.items():
+        p = ei.image_params("cpu", dataset, "adversarial")
+        assert p["eps"] == eps and p["n_ig"] >= 1000 and p["n_shap"] >= 200 and p["ig_steps"] == 100
+
+
+def test_cpu_icml_rows_have_three_seeds_per_model():
+    runs = select_runs("table1_images", "cpu")
+    assert len(runs) == 2 * 3 * 3
+    for dataset in PAPER_EPS:
+        for method in ("natural", "adversarial", "l1"):
+            assert {r.seed for r in runs if r.dataset == dataset and r.method == method} == {0, 1, 2}
+    assert {r.seed for r in select_runs("fig2", "cpu")} == {0, 1, 2}
+
+
+def test_cpu_robust_evaluation_sizes():
+    for dataset, eps in PAPER_EPS.items():
+        for method in er.ROBUST_METHODS:
+            p = er.robust_params("cpu", dataset, method)
+            assert p["attack_eps"] == eps and p["pgd_steps"] == 40 and p["limit_test"] is None
+            assert p["n_ifia"] >= 100 and p["ifia_steps"] == 100
+    assert 50 in [r.param_dict["m_grad"] for r in select_runs("table3", "cpu")]
+
+
+def test_cpu_robust_natural_and_madry_models_are_the_image_chapters():
+    image = {(r.dataset, r.method): ei.ModelSpec.of(r).key() for r in select_runs("table1_images", "cpu") if r.seed == 0}
+    for r in select_runs("table2", "cpu"):
+        if r.method in ("natural", "adversarial"):
+            assert ei.ModelSpec.of(r).key() == image[(r.dataset, r.method)]
+
+
+@pytest.mark.parametrize("name", ("table1_tabular", "app_i", "feat_indep"))
+def test_cpu_tabular_runs_are_the_full_runs(name):
+    strip = lambda runs: [(r.dataset, r.model, r.method, r.params, r.seed) for r in runs]
+    assert strip(select_runs(name, "cpu")) == strip(select_runs(name, "full"))
+
+
+# ---------- seeded rows ----------
+def _record(method, seed, gini, accuracy):
+    return {"dataset": "fashion_mnist", "method": method, "seed": seed, "accuracy": accuracy, "gini_ig": gini,
+            "eps": 0.1, "l1_lambda": 2e-4, "limit_train": None}
+
+
+def test_table1_rows_pair_each_model_with_the_natural_model_of_its_seed():
+    records = pd.DataFrame([  # shuffled; seed 2 has no natural model and must be left out
+        _record("adversarial", 1, [0.80, 0.90], 0.80), _record("natural", 1, [0.70, 0.70], 0.90),
+        _record("adversarial", 0, [0.60, 0.70], 0.85), _record("natural", 0, [0.50, 0.50], 0.95),
+        _record("adversarial", 2, [0.99, 0.99], 0.10)])
+    row = ei.table1_images_rows(records).set_index("model").loc["a"]
+    assert row["seeds"] == 2
+    assert row["dG"] == pytest.approx(np.mean([0.15, 0.15]))
+    assert row["AcDrop %"] == pytest.approx(100 * np.mean([0.95 - 0.85, 0.90 - 0.80]))
+    assert row["accuracy"] == pytest.approx(0.825) and row["natural accuracy"] == pytest.approx(0.925)
+
+
+def test_fig2_settings_pool_the_examples_of_all_seeds_in_seed_order():
+    records = pd.DataFrame([{"dataset": "mnist_5k", "method": "adversarial", "seed": s, "dg_ig": [s, s + 0.5]}
+                            for s in (2, 0, 1)])
+    pooled = ei.fig2_settings(records)
+    assert list(pooled) == ["MNIST IG a"]
+    np.testing.assert_array_equal(pooled["MNIST IG a"], [0, 0.5, 1, 1.5, 2, 2.5])
