@@ -60,6 +60,10 @@ Every table names its **profile**:
   reduced data, few epochs and small models, and CIFAR-10, GTSRB and Flower-17 on tiny synthetic stand-ins. The exception
   is the tabular data: Mushroom and Spambase run at **full size** in both profiles (with fewer epochs and coarser grids
   in `quick`).
+- `cpu` is the evidence: the largest version of each experiment that a 2-core CPU finishes in hours, on all the data
+  reachable offline (all of Fashion-MNIST, the whole MNIST subset, a documented small CNN, three training seeds for the
+  ICML rows; `make cpu-evidence`), committed under `results/cpu/`. CIFAR-10, GTSRB and Flower-17 are not reachable
+  offline, so it leaves them out.
 - `full` uses the papers' models, data and settings (`advex-lit reproduce all --profile full`, meant for a GPU).
 
 Columns named `X (paper)` hold the published values (ICML 2020 Table 1, arXiv 2019 App. I, NeurIPS 2019 Tables 2-4;
