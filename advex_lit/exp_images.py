@@ -236,7 +236,7 @@ IMAGE_SETTINGS = {
     "cpu": {
         "mnist_5k": {"paper": "MNIST", "model": "small_cnn", "data": {"limit_train": None, "limit_test": None},
                      "train": {**_CPU_TRAIN, "epochs": 20}, "natural": {}, "l1": {"l1_lambda": 2e-4},
-                     "adversarial": {"eps": 0.3, "attack_steps": 20, "attack_step_size": 0.025},
+                     "adversarial": {"eps": 0.3, "attack_steps": 20, "attack_step_size": 0.025, "eps_warmup_epochs": 8},
                      "eval": _CPU_EVAL, "eps_grid": (0.05, 0.1, 0.2, 0.3), "lambda_grid": _CPU_LAMBDAS},
         "fashion_mnist": {"paper": "Fashion-MNIST", "model": "small_cnn", "data": {"limit_train": None, "limit_test": None},
                           "train": {**_CPU_TRAIN, "epochs": 10}, "natural": {}, "l1": {"l1_lambda": 2e-4},

@@ -62,8 +62,10 @@ _MOMENTUM = {"optimizer": "momentum", "learning_rate": 1e-3, "momentum": 0.9, "w
 def _cpu(dataset, ig_epochs, ig_attack, lam, beta, k, eval_k, n_ifia, m_grid):
     "A cpu entry: the image chapter's cpu natural and Madry models (shared), IG-NORM / IG-SUM-NORM at m = 2 / 10."
     s = IMAGE_SETTINGS["cpu"][dataset]
-    eps = s["adversarial"]["eps"]
-    ig = {"epochs": ig_epochs, "eps": eps, **ig_attack, "m_attack": 2, "m_grad": 10}
+    eps, madry_warmup = s["adversarial"]["eps"], s["adversarial"].get("eps_warmup_epochs", 0)
+    # the same share of the epochs warms up the radius as for the Madry model (none where it has none)
+    warmup = max(1, round(madry_warmup * ig_epochs / s["adversarial"].get("epochs", s["train"]["epochs"]))) if madry_warmup else 0
+    ig = {"epochs": ig_epochs, "eps": eps, **ig_attack, "m_attack": 2, "m_grad": 10, "eps_warmup_epochs": warmup}
     return {"model": s["model"], "data": s["data"], "train": s["train"], "natural": {}, "adversarial": s["adversarial"],
             "ig_norm": {**ig, "ig_lambda": lam}, "ig_sum_norm": {**ig, "ig_beta": beta},
             "eval": {"attack_eps": eps, "pgd_steps": 40, "pgd_step_size": 0.01, "n_ifia": n_ifia, "k": k, "eval_k": eval_k,

@@ -9,7 +9,7 @@ import json
 import os
 import time
 import weakref
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,11 +26,12 @@ from .stable import stable_ig_maximizer
 from .validation import check_callable, check_integer, check_number, check_pair_range, is_integer, is_number
 
 # %% auto 0
-__all__ = ['OPTIMIZERS', 'REQUIRED_FIELDS', 'METHODS', 'ONE_LAYER_METHODS', 'CHECKPOINT_FILE', 'ATTRIBUTION_METHODS',
-           'TrainConfig', 'validate_config', 'kernel_variables', 'l1_penalty', 'mean_loss', 'layer_parts',
-           'loss_integrated_gradients', 'check_logit_output', 'one_layer_logistic_loss_ig', 'make_objective',
-           'attribution_pgd', 'make_attack', 'make_optimizer', 'save_checkpoint', 'load_checkpoint', 'train',
-           'predicted_labels', 'model_logits', 'accuracy', 'pgd_accuracy', 'roc_auc', 'attribution_table']
+__all__ = ['OPTIMIZERS', 'REQUIRED_FIELDS', 'METHODS', 'ONE_LAYER_METHODS', 'WARMUP_METHODS', 'CHECKPOINT_FILE',
+           'ATTRIBUTION_METHODS', 'TrainConfig', 'validate_config', 'kernel_variables', 'l1_penalty', 'mean_loss',
+           'layer_parts', 'loss_integrated_gradients', 'check_logit_output', 'one_layer_logistic_loss_ig',
+           'make_objective', 'attribution_pgd', 'make_attack', 'epoch_eps', 'make_optimizer', 'save_checkpoint',
+           'load_checkpoint', 'train', 'predicted_labels', 'model_logits', 'accuracy', 'pgd_accuracy', 'roc_auc',
+           'attribution_table']
 
 # %% ../nbs/09_training.ipynb 6
 OPTIMIZERS = ("adam", "sgd", "momentum", "ftrl")
@@ -46,6 +47,7 @@ REQUIRED_FIELDS = {
 }
 METHODS = tuple(REQUIRED_FIELDS)
 ONE_LAYER_METHODS = ("adversarial_closed_form", "stable_ig")
+WARMUP_METHODS = ("adversarial", "fgsm", "ig_norm", "ig_sum_norm")  # methods whose attack step can warm up its radius
 
 @dataclass
 class TrainConfig:
@@ -68,6 +70,7 @@ class TrainConfig:
     ig_layer: str | None = None     # IG-NORM / IG-SUM-NORM: attribute at this named layer h (None: the input)
     ig_rule: str = "riemann_trapezoid"
     clip: tuple | None = (0.0, 1.0) # input range for PGD-type attacks (None: unbounded)
+    eps_warmup_epochs: int = 0      # WARMUP_METHODS: the attack radius grows linearly to eps over these first epochs
     validation_fraction: float = 0.0
     validation_data: tuple | None = None
 
@@ -93,6 +96,10 @@ def validate_config(method: str, config: TrainConfig) -> TrainConfig:
         value = getattr(config, name)
         if value is not None and (not _is_int(value) or value < 1):
             raise ValueError(f"`config.{name}` must be an integer >= 1, got {value!r}")
+    if not _is_int(config.eps_warmup_epochs) or config.eps_warmup_epochs < 0:
+        raise ValueError(f"`config.eps_warmup_epochs` must be an integer >= 0, got {config.eps_warmup_epochs!r}")
+    if config.eps_warmup_epochs and method not in WARMUP_METHODS:
+        raise ValueError(f"`config.eps_warmup_epochs` applies to the methods {WARMUP_METHODS} only, not {method!r}")
     for name in ("eps", "attack_step_size", "l1_lambda", "ig_lambda", "ig_beta", "ftrl_l1", "weight_decay", "momentum"):
         value = getattr(config, name)
         if value is not None and (not _is_number(value) or value < 0):
@@ -269,10 +276,17 @@ def make_attack(method: str, model, config: TrainConfig) -> Callable:
     return lambda x, y, seed: attribution_pgd(kernel, x, y, config.eps, config.attack_steps, config.attack_step_size,
                                               clip, seed)
 
-# %% ../nbs/09_training.ipynb 23
+def epoch_eps(config: TrainConfig, epoch: int) -> float:
+    "The attack radius of epoch `epoch` (from 0): eps (epoch + 1) / W over the first W = eps_warmup_epochs epochs, then eps."
+    epoch = check_integer("epoch", epoch, low=0)
+    if config.eps is None: raise ValueError("`config.eps` is None: the method has no attack radius")
+    warmup = config.eps_warmup_epochs
+    return float(config.eps) * min(1.0, (epoch + 1) / warmup) if warmup else float(config.eps)
+
+# %% ../nbs/09_training.ipynb 25
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     "The Keras optimizer named by `config.optimizer` (the config is validated first)."
-    validate_config("natural", config)
+    validate_config("natural", replace(config, eps_warmup_epochs=0))  # the optimizer's fields, whatever the method
     lr, wd = float(config.learning_rate), config.weight_decay
     if config.optimizer == "adam": return keras.optimizers.Adam(lr, weight_decay=wd)
     if config.optimizer == "sgd": return keras.optimizers.SGD(lr, weight_decay=wd)
@@ -305,7 +319,7 @@ def _split(data, config: TrainConfig, seed: int):
         return x[order[n_val:]], y[order[n_val:]], x[order[:n_val]], y[order[:n_val]]
     return x, y, None, None
 
-# %% ../nbs/09_training.ipynb 24
+# %% ../nbs/09_training.ipynb 26
 CHECKPOINT_FILE = "checkpoint.npz"
 
 def _fingerprint(method: str, config: TrainConfig, seed: int) -> dict:
@@ -337,7 +351,7 @@ def load_checkpoint(path, model, optimizer) -> dict:
         for i, v in enumerate(optimizer.variables): v.assign(f[f"optimizer_{i}"])
     return meta
 
-# %% ../nbs/09_training.ipynb 26
+# %% ../nbs/09_training.ipynb 28
 def _evaluate_epoch(model, history: dict, x_val, y_val) -> None:
     if x_val is not None:
         logits = model_logits(model, x_val)
@@ -387,11 +401,13 @@ def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoi
         began = time.perf_counter()
         bar = keras.utils.Progbar(n_batches, stateful_metrics=["loss"]) if verbose else None
         order = rng.permutation(len(x))
+        radius = epoch_eps(config, epoch) if config.eps_warmup_epochs else config.eps
+        epoch_attack = attack if radius == config.eps else make_attack(method, model, replace(config, eps=radius))
         losses = []
         for b in range(n_batches):
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
             xb, yb = x[idx], y[idx]
-            x_star = attack(xb, yb, int(rng.integers(2 ** 31)))
+            x_star = epoch_attack(xb, yb, int(rng.integers(2 ** 31)))
             loss = float(to_numpy(step(ops.convert_to_tensor(xb), ops.convert_to_tensor(x_star), ops.convert_to_tensor(yb))))
             if not np.isfinite(loss):
                 raise FloatingPointError(f"the {method} objective became {loss} at epoch {epoch + 1}, batch {b + 1}: the "
@@ -408,7 +424,7 @@ def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoi
                                                      "rng_state": rng.bit_generator.state})
     return model, history
 
-# %% ../nbs/09_training.ipynb 28
+# %% ../nbs/09_training.ipynb 30
 def predicted_labels(logits) -> np.ndarray:
     "Class predictions from logits: logit > 0 for one output, argmax otherwise."
     logits = np.asarray(logits)
@@ -440,7 +456,7 @@ def roc_auc(model, x, y) -> float:
     score = logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
     return float(roc_auc_score(y, score))
 
-# %% ../nbs/09_training.ipynb 30
+# %% ../nbs/09_training.ipynb 32
 ATTRIBUTION_METHODS = ("ig", "shap")
 
 def _attributions(model, x, y, method: str, steps: int, background):

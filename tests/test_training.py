@@ -15,7 +15,7 @@ from advex_lit.data import load_dataset, signed_labels
 from advex_lit.linear import adversarial_loss
 from advex_lit.models import logistic_regression, small_cnn
 from advex_lit.stable import stable_ig_loss
-from advex_lit.training import (CHECKPOINT_FILE, METHODS, TrainConfig, accuracy, attribution_table, l1_penalty,
+from advex_lit.training import (CHECKPOINT_FILE, METHODS, TrainConfig, accuracy, attribution_table, epoch_eps, l1_penalty,
                                 loss_integrated_gradients, make_attack, make_objective, mean_loss, pgd_accuracy,
                                 roc_auc, train, validate_config)
 
@@ -207,6 +207,28 @@ def test_evaluation_helpers():
     assert history["loss"][1] < history["loss"][0] and len(history["batch_loss"]) == 2 * 3  # 150 examples, batch 50
 
 
+def test_eps_warmup_schedule_and_training(digits):
+    ramp = _config(eps=0.2, attack_steps=2, attack_step_size=0.05, eps_warmup_epochs=3)
+    assert np.allclose([epoch_eps(ramp, k) for k in range(5)], [0.2 / 3, 0.4 / 3, 0.2, 0.2, 0.2])
+    assert epoch_eps(TrainConfig(eps=0.2), 7) == 0.2
+    with pytest.raises(ValueError, match="epoch"): epoch_eps(ramp, -1)
+
+    def weights_after(method, config, epochs, **extra):
+        keras.utils.set_random_seed(0)
+        model = small_cnn((8, 8, 1), 10, width=2)
+        cfg = TrainConfig(**{**asdict(config), "epochs": epochs, **extra})
+        train(model, method, (digits.x_train[:100], digits.y_train[:100]), cfg, seed=1, verbose=False)
+        return model.get_weights()
+
+    def same(a, b): return all(np.array_equal(u, v) for u, v in zip(a, b))
+    # epoch 1 of the warm-up trains exactly like one epoch at radius eps / 3, and differs from one at the full radius
+    warm = weights_after("adversarial", ramp, 1)
+    assert same(warm, weights_after("adversarial", ramp, 1, eps=0.2 / 3, eps_warmup_epochs=0))
+    assert not same(warm, weights_after("adversarial", ramp, 1, eps_warmup_epochs=0))
+    ig = _config(eps=0.2, attack_steps=2, attack_step_size=0.05, ig_beta=0.1, m_attack=2, m_grad=2, eps_warmup_epochs=2)
+    assert same(weights_after("ig_sum_norm", ig, 1), weights_after("ig_sum_norm", ig, 1, eps=0.1, eps_warmup_epochs=0))
+
+
 # --- validation ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method, config, field", [
@@ -223,6 +245,9 @@ def test_evaluation_helpers():
     ("natural", TrainConfig(optimizer="rmsprop"), "optimizer"),
     ("natural", TrainConfig(clip=(1.0, 0.0)), "clip"),
     ("stable_ig", TrainConfig(), "eps"),
+    ("adversarial", TrainConfig(eps=0.1, attack_steps=3, attack_step_size=0.1, eps_warmup_epochs=-1), "eps_warmup_epochs"),
+    ("stable_ig", TrainConfig(eps=0.1, eps_warmup_epochs=2), "eps_warmup_epochs"),
+    ("natural", TrainConfig(eps_warmup_epochs=1), "eps_warmup_epochs"),
 ])
 def test_invalid_configs_raise_before_work(method, config, field, tmp_path):
     model = logistic_regression(4)
