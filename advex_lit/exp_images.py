@@ -312,7 +312,7 @@ def natural_spec(run: Run) -> ModelSpec:
     "The natural model that a run's model is compared with (same data, architecture, profile settings)."
     return ModelSpec.of(run, "natural", image_params(run.profile, run.dataset, "natural", evaluation=False))
 
-# %% ../nbs/13_images.ipynb 21
+# %% ../nbs/13_images.ipynb 23
 CLAIM_DATASET = {"mnist_5k": "mnist", "flowers17": "flower"}  # run data set -> the name in the claims' keys
 
 def claim_dataset(dataset: str) -> str:
@@ -373,7 +373,7 @@ def judge_claims(experiment: str, df: pd.DataFrame, inputs: Callable) -> list:
     return out
 
 
-# %% ../nbs/13_images.ipynb 24
+# %% ../nbs/13_images.ipynb 26
 def table1_images_runs(profile: str) -> list:
     "Natural, adversarial (a-model) and l1 (l-model) runs for each image data set and training seed of the profile."
     return [_image_run("table1_images", profile, d, m, seed=s) for d in IMAGE_SETTINGS[profile]
@@ -465,7 +465,7 @@ TABLE1_IMAGES = register_experiment(Experiment(
     description="natural, PGD-adversarial (a-model) and l1-regularized (l-model) CNNs; dG = mean per-example Gini "
                 "improvement over the natural model, AcDrop = accuracy drop"))
 
-# %% ../nbs/13_images.ipynb 26
+# %% ../nbs/13_images.ipynb 28
 def fig1_runs(profile: str) -> list:
     "One run per data set of the profile: the a-model of Table 1, with `n_show` images."
     return [_image_run("fig1", profile, d, "adversarial", n_show=6) for d in IMAGE_SETTINGS[profile]]
@@ -507,7 +507,7 @@ def saliency_inputs(record) -> tuple:
     maps = {"natural": np.asarray(record["maps_natural"]), "adversarial": np.asarray(record["maps_adversarial"])}
     return np.asarray(record["images"]), maps, [f"label {l}" for l in record["labels"]]
 
-# %% ../nbs/13_images.ipynb 28
+# %% ../nbs/13_images.ipynb 30
 def fig2_runs(profile: str) -> list:
     "The a-model and l-model of each data set and training seed (Table 1 settings)."
     return [_image_run("fig2", profile, d, m, seed=s) for d in IMAGE_SETTINGS[profile] for s in IMAGE_SEEDS[profile]
@@ -552,7 +552,7 @@ FIG2 = register_experiment(Experiment(
     "fig2", "ICML Figure 2: per-example sparseness improvements", "ICML 2020 Figure 2", fig2_runs, fig2_execute,
     table=fig2_table, verdicts=fig2_verdicts, description="dG(x) of a-models and l-models against the natural model"))
 
-# %% ../nbs/13_images.ipynb 30
+# %% ../nbs/13_images.ipynb 32
 FIG3_DATASETS = {"quick": ("mnist_5k",), "cpu": ("mnist_5k", "fashion_mnist"), "full": ("mnist", "fashion_mnist")}
 FIG3_EVAL = {"quick": {"n_shap": 0}, "cpu": {}, "full": {}}
 

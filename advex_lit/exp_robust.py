@@ -109,7 +109,7 @@ def _robust_run(experiment: str, profile: str, dataset: str, method: str, **over
     return Run.make(experiment, dataset, ROBUST_SETTINGS[profile][dataset]["model"], method,
                     robust_params(profile, dataset, method, **override), profile=profile)
 
-# %% ../nbs/14_robust.ipynb 15
+# %% ../nbs/14_robust.ipynb 17
 def pgd_correct(model, x, y, eps: float, steps: int, step_size: float, restarts: int = 1, batch_size: int = 256,
                 seed: int = 0, clip=(0.0, 1.0)) -> np.ndarray:
     "Per-example robustness (bool): correct at x and at every restart's PGD point; its mean is `training.pgd_accuracy`."
@@ -180,7 +180,7 @@ def table4_verdicts(df: pd.DataFrame) -> list:
     return judge_claims("table4", df, robust_inputs)
 
 
-# %% ../nbs/14_robust.ipynb 17
+# %% ../nbs/14_robust.ipynb 19
 TABLE2_PAPER = _paper_frame([
     ["MNIST", "NATURAL", 99.17, 0.00, 46.61, 0.1758], ["MNIST", "Madry et al.", 98.40, 92.47, 62.56, 0.2422],
     ["MNIST", "IG-NORM", 98.74, 81.43, 71.36, 0.2841], ["MNIST", "IG-SUM-NORM", 98.34, 88.17, 72.45, 0.3111],
@@ -205,7 +205,7 @@ TABLE2 = register_experiment(Experiment(
     verdicts=table2_verdicts,
     description="natural, Madry (PGD), IG-NORM, IG-SUM-NORM; top-k attack on IG maps"))
 
-# %% ../nbs/14_robust.ipynb 19
+# %% ../nbs/14_robust.ipynb 21
 TABLE3_PAPER = pd.DataFrame({"m": [10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
                              "Nat Acc %": [98.54, 98.72, 98.70, 98.79, 98.74, 98.78, 98.80, 98.75, 98.61, 98.59],
                              "Adv Acc %": [78.05, 80.29, 80.44, 73.41, 81.43, 89.25, 74.78, 80.26, 78.54, 89.36],
@@ -242,7 +242,7 @@ TABLE3 = register_experiment(Experiment(
     table3_runs, table2_execute, table=table3_table, paper_values=TABLE3_PAPER, verdicts=table3_verdicts,
     description="IG-NORM with lambda = 1 over a grid of m (Riemann steps of IG in the gradient step)"))
 
-# %% ../nbs/14_robust.ipynb 21
+# %% ../nbs/14_robust.ipynb 23
 TABLE4_PAPER = _paper_frame([
     ["MNIST", "NATURAL", 99.17, 0.00, 16.64, 0.0107], ["MNIST", "Madry et al.", 98.40, 92.47, 47.95, 0.2524],
     ["MNIST", "IG-SUM-NORM", 98.34, 88.17, 61.67, 0.2918],

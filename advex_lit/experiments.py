@@ -35,9 +35,9 @@ __all__ = ['PROFILES', 'BOOKKEEPING_MODULES', 'Run', 'RunContext', 'Experiment',
            'code_modules', 'combine_hashes', 'code_hash', 'package_hash', 'exported_module', 'experiment_code',
            'experiment_code_hash', 'git_state', 'provenance', 'host_name', 'process_alive', 'write_json_atomic',
            'remove_stale_temp_files', 'record_path', 'folder_lock', 'claim_path', 'this_process', 'read_claim',
-           'claim_alive', 'claim_run', 'release_claim', 'remove_dead_claims', 'select_runs', 'run_experiment',
-           'load_records', 'side_by_side', 'ExperimentReport', 'stale_mask', 'changed_modules', 'experiment_report',
-           'staleness_text', 'provenance_line']
+           'claim_alive', 'claim_run', 'release_claim', 'remove_dead_claims', 'select_runs', 'run_progress',
+           'run_experiment', 'load_records', 'side_by_side', 'ExperimentReport', 'stale_mask', 'changed_modules',
+           'experiment_report', 'staleness_text', 'provenance_line']
 
 # %% ../nbs/11_experiments.ipynb 5
 PROFILES = ("quick", "cpu", "full")
@@ -510,6 +510,11 @@ def select_runs(name: str, profile: str = "quick", only: str | None = None) -> l
         if not runs:
             raise ValueError(f"`only`={only!r} matches no data set of experiment {name!r}; its data sets: {', '.join(datasets)}")
     return runs
+
+def run_progress(name: str, profile: str = "quick", out="results") -> tuple[int, int]:
+    "(runs with a record under out, runs planned) of experiment name's profile: how far a sweep has come."
+    runs = select_runs(name, profile)
+    return sum(record_path(out, r).exists() for r in runs), len(runs)
 
 def _execute_run(exp: Experiment, run: Run, ctx: RunContext, prov: dict) -> float:
     "Execute one run, write its record with the provenance fields, and return its wall time in seconds."

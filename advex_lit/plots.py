@@ -154,16 +154,41 @@ def _natural_rows(df: pd.DataFrame, family: str, param: str) -> np.ndarray:
     fam = df[family].astype(str).str.lower()
     return (fam.isin(NATURAL_NAMES) | (df[param].astype(np.float64) == 0.0)).to_numpy()
 
+def _interval_columns(df, role: str, centre: str, columns) -> tuple | None:
+    "Validated (low, high) column names of an interval around df[centre], or None."
+    if columns is None: return None
+    if not isinstance(columns, (tuple, list)) or len(columns) != 2:
+        refuse(role, "None or a pair of column names (low, high)", columns, ArgumentTypeError)
+    low, high = columns
+    _check_columns(df, {f"{role}[0]": low, f"{role}[1]": high})
+    for c in (low, high): _finite(df[c], f"df[{c!r}]")
+    if ((df[low] > df[centre]) | (df[high] < df[centre])).any():
+        raise ValueError(f"`{role}`: every interval [{low}, {high}] must contain its point df[{centre!r}]")
+    return low, high
+
+def _error_bars(part, centre: str, interval) -> np.ndarray | None:
+    "Matplotlib's (2, n) distances below and above each point, or None."
+    if interval is None: return None
+    return np.vstack([part[centre] - part[interval[0]], part[interval[1]] - part[centre]]).astype(np.float64)
+
+def _draw_error_bars(ax, part, x: str, y: str, x_interval, y_interval, color) -> None:
+    "Unlabelled error bars of the points of `part` (nothing when neither interval is given)."
+    if x_interval is None and y_interval is None: return
+    ax.errorbar(part[x], part[y], xerr=_error_bars(part, x, x_interval), yerr=_error_bars(part, y, y_interval),
+                fmt="none", ecolor=color, elinewidth=0.8, capsize=2)
+
 def tradeoff_curves(df, x: str = "mean_gini", y: str = "accuracy", family: str = "family", param: str = "param",
-                    title=None) -> Figure:
+                    title=None, x_interval=None, y_interval=None) -> Figure:
     """Accuracy against mean Gini along each family's parameter grid (eps for a-models, lambda for l-models; ICML Fig. 3).
 
     df: one row per (model, attribution method) with columns x, y, family, param. A family's curve runs through its rows
     in order of param, each point annotated with its value; natural-model rows (param 0, or family 'natural') are stars.
+    x_interval, y_interval: optional (low, high) column names of an interval around each point, drawn as error bars.
     """
     title = _check_title(title)
     df = _check_columns(df, {"x": x, "y": y, "family": family, "param": param})
     for c in (x, y, param): _finite(df[c], f"df[{c!r}]")
+    x_interval, y_interval = _interval_columns(df, "x_interval", x, x_interval), _interval_columns(df, "y_interval", y, y_interval)
     natural = _natural_rows(df, family, param)
     named_natural = df[family].astype(str).str.lower().isin(NATURAL_NAMES).to_numpy()
     curves = df[~named_natural]
@@ -172,12 +197,14 @@ def tradeoff_curves(df, x: str = "mean_gini", y: str = "accuracy", family: str =
     for color, (name, part) in zip(palette, curves.groupby(family, sort=False)):
         part = part.sort_values(param)
         ax.plot(part[x], part[y], "o-", color=color, label=str(name))
+        _draw_error_bars(ax, part, x, y, x_interval, y_interval, color)
         for px, py, p in zip(part[x], part[y], part[param]):
             if p != 0:
                 ax.annotate(f"{p:g}", (px, py), textcoords="offset points", xytext=(4, 4), fontsize=7, color=color)
     if natural.any():
         nat = df[natural]
         ax.plot(nat[x], nat[y], "*", color="black", markersize=13, linestyle="none", label="natural model", zorder=5)
+        _draw_error_bars(ax, nat, x, y, x_interval, y_interval, "black")
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(y.replace("_", " "))
     ax.legend(loc="best", fontsize=8)

@@ -11,7 +11,7 @@ from property_settings import examples
 from advex_lit import experiments as E
 from advex_lit.experiments import (Experiment, Run, RunContext, experiment_report, get_experiment, list_experiments,
                                    load_records, record_path, register_experiment, results_dir, run_experiment,
-                                   select_runs, side_by_side, write_json_atomic)
+                                   run_progress, select_runs, side_by_side, write_json_atomic)
 
 NAME = "test_tiny"
 
@@ -49,6 +49,17 @@ def tiny():
     exp.calls = calls
     yield exp
     E.unregister_experiment(NAME)
+
+
+def test_run_progress_counts_records_of_planned_runs(tiny, tmp_path):
+    assert run_progress(NAME, "quick", tmp_path) == (0, 8)
+    run_experiment(NAME, "quick", tmp_path, only="synthetic:a", progress=False)
+    assert run_progress(NAME, "quick", tmp_path) == (4, 8)
+    record_path(tmp_path, _runs("quick")[-1]).write_text("{}")  # counted by its file, whatever it holds
+    assert run_progress(NAME, "quick", tmp_path) == (5, 8)
+    assert run_progress(NAME, "full", tmp_path) == (0, 8)      # another profile's runs have other hashes
+    with pytest.raises(ValueError, match="profile"):
+        run_progress(NAME, "gpu", tmp_path)
 
 
 # --- hashes -------------------------------------------------------------------------------------------------------

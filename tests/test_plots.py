@@ -106,6 +106,26 @@ def test_tradeoff_curves_lines_annotations_and_star():
     np.testing.assert_allclose({l.get_label(): l for l in ax2.get_lines()}["a-model"].get_xdata(), [0.5, 0.6, 0.7])
 
 
+def test_tradeoff_curves_error_bars():
+    df = _trade_table()
+    df = df.assign(g_lo=df["mean_gini"] - 0.01, g_hi=df["mean_gini"] + 0.03, a_lo=df["accuracy"] - 0.002,
+                   a_hi=df["accuracy"] + 0.001)
+    ax = plots.tradeoff_curves(df, x_interval=("g_lo", "g_hi"), y_interval=("a_lo", "a_hi")).axes[0]
+    assert _legend_texts(ax) == ["a-model", "l-model", "natural model"]  # the bars add no legend entries
+    bars = [c for c in ax.containers if c.has_xerr]
+    assert len(bars) == 3 and all(c.has_yerr for c in bars)  # one per family, one for the natural model
+    x_segments = np.concatenate([c.lines[2][0].get_segments() for c in bars])
+    widths = sorted(np.round(s[1, 0] - s[0, 0], 6) for s in x_segments)
+    np.testing.assert_allclose(widths, [0.04] * (len(df) + 2))  # 0.01 below, 0.03 above every point and both stars
+    assert not plots.tradeoff_curves(df).axes[0].containers  # no intervals, no bars
+    with pytest.raises(ValueError, match="contain its point"):
+        plots.tradeoff_curves(df.assign(g_lo=df["mean_gini"] + 0.1), x_interval=("g_lo", "g_hi"))
+    with pytest.raises(TypeError, match="y_interval"):
+        plots.tradeoff_curves(df, y_interval="a_lo")
+    with pytest.raises(ValueError, match="lacks the columns"):
+        plots.tradeoff_curves(df, x_interval=("g_lo", "nope"))
+
+
 def test_tradeoff_curves_bad_inputs():
     df = _trade_table()
     with pytest.raises(ValueError, match="lacks the columns"):
