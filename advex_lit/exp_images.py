@@ -8,9 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -24,19 +23,18 @@ from .experiments import Experiment, Run, RunContext, register_experiment, side_
 from .metrics import accuracy_drop, gini
 from . import models as model_zoo
 from .training import TrainConfig, train, validate_config
-from .verdicts import DEMONSTRATION_PROFILES, PAPER_NAMES, Claim, Verdict, claims_for, judge
+from .verdicts import SYNTHETIC_PREFIX, Claim, curve, is_synthetic, judge_claims, per_seed
 
 # %% auto 0
-__all__ = ['SYNTHETIC_SPECS', 'SYNTHETIC_PREFIX', 'TRAIN_KEYS', 'DATA_KEYS', 'IMAGE_MODELS', 'GINI_OFFSET', 'ATTRIBUTIONS',
-           'IMAGE_SETTINGS', 'METHOD_LETTER', 'IMAGE_SEEDS', 'CLAIM_DATASET', 'TABLE1_IMAGES_PAPER', 'TABLE1_IMAGES',
-           'FIG1', 'FIG2', 'FIG3_DATASETS', 'FIG3_EVAL', 'FIG3', 'is_synthetic', 'synthetic_images', 'train_config',
-           'ModelSpec', 'image_splits', 'run_splits', 'build_model', 'trained_model', 'attribution_maps',
-           'attribution_ginis', 'rounded', 'image_params', 'settings_table', 'paper_name', 'data_label', 'natural_spec',
-           'claim_dataset', 'records_profile', 'per_seed', 'curve', 'unjudged', 'judge_claims', 'table1_images_runs',
-           'table1_images_execute', 'table1_images_rows', 'table1_images_table', 'table1_images_inputs',
-           'table1_images_verdicts', 'fig1_runs', 'fig1_execute', 'fig1_table', 'fig1_inputs', 'fig1_verdicts',
-           'saliency_inputs', 'fig2_runs', 'fig2_execute', 'fig2_settings', 'fig2_table', 'fig2_inputs',
-           'fig2_verdicts', 'fig3_runs', 'fig3_execute', 'fig3_frame', 'fig3_table', 'fig3_inputs', 'fig3_verdicts']
+__all__ = ['SYNTHETIC_SPECS', 'TRAIN_KEYS', 'DATA_KEYS', 'IMAGE_MODELS', 'GINI_OFFSET', 'ATTRIBUTIONS', 'IMAGE_SETTINGS',
+           'METHOD_LETTER', 'IMAGE_SEEDS', 'TABLE1_IMAGES_PAPER', 'TABLE1_IMAGES', 'FIG1', 'FIG2', 'FIG3_DATASETS',
+           'FIG3_EVAL', 'FIG3', 'synthetic_images', 'train_config', 'ModelSpec', 'image_splits', 'run_splits',
+           'build_model', 'trained_model', 'attribution_maps', 'attribution_ginis', 'rounded', 'image_params',
+           'settings_table', 'paper_name', 'data_label', 'natural_spec', 'table1_images_runs', 'table1_images_execute',
+           'table1_images_rows', 'table1_images_table', 'table1_images_inputs', 'table1_images_verdicts', 'fig1_runs',
+           'fig1_execute', 'fig1_table', 'fig1_inputs', 'fig1_verdicts', 'saliency_inputs', 'fig2_runs', 'fig2_execute',
+           'fig2_settings', 'fig2_table', 'fig2_inputs', 'fig2_verdicts', 'fig3_runs', 'fig3_execute', 'fig3_frame',
+           'fig3_table', 'fig3_inputs', 'fig3_verdicts']
 
 # %% ../nbs/13_images.ipynb 6
 SYNTHETIC_SPECS = {  # stand-in name -> image size, channels, classes
@@ -44,12 +42,6 @@ SYNTHETIC_SPECS = {  # stand-in name -> image size, channels, classes
     "gtsrb": {"size": 16, "channels": 3, "n_classes": 8},
     "flowers17": {"size": 24, "channels": 3, "n_classes": 6},
 }
-SYNTHETIC_PREFIX = "synthetic:"
-
-def is_synthetic(dataset: str) -> bool:
-    "True for a stand-in name 'synthetic:<name>'."
-    return isinstance(dataset, str) and dataset.startswith(SYNTHETIC_PREFIX)
-
 def _class_templates(size: int, channels: int, n_classes: int, rng) -> np.ndarray:
     "One template per class: two coloured Gaussian blobs at random places, values in [0, 1], (K, H, W, C)."
     grid = np.arange(size, dtype=np.float64)
@@ -312,68 +304,7 @@ def natural_spec(run: Run) -> ModelSpec:
     "The natural model that a run's model is compared with (same data, architecture, profile settings)."
     return ModelSpec.of(run, "natural", image_params(run.profile, run.dataset, "natural", evaluation=False))
 
-# %% ../nbs/13_images.ipynb 23
-CLAIM_DATASET = {"mnist_5k": "mnist", "flowers17": "flower"}  # run data set -> the name in the claims' keys
-
-def claim_dataset(dataset: str) -> str:
-    "The data-set name of the verdict registry's keys for a run's data set (mnist_5k -> mnist, synthetic:cifar10 -> cifar10)."
-    if not isinstance(dataset, str) or not dataset: raise TypeError(f"`dataset` must be a data-set name, got {dataset!r}")
-    name = dataset[len(SYNTHETIC_PREFIX):] if is_synthetic(dataset) else dataset
-    return CLAIM_DATASET.get(name, name)
-
-def records_profile(df: pd.DataFrame) -> str:
-    "The one profile that made the records of `df`."
-    profiles = sorted(set(df["profile"])) if "profile" in df else []
-    if len(profiles) != 1: raise ValueError(f"the records must come from one profile, got {profiles}")
-    return profiles[0]
-
-def per_seed(records: pd.DataFrame, column: str, scale: float = 1.0):
-    "The per-example list `column` of each record, one row per seed (sorted), as an (S, n) array; None if any lacks it."
-    if not len(records) or column not in records: return None
-    values = list(records.sort_values("seed")[column])
-    if not all(isinstance(v, list) and v for v in values) or len({len(v) for v in values}) > 1: return None
-    return scale * np.asarray(values, dtype=np.float64)
-
-def curve(points: list):
-    "Per-seed arrays of the points of a sweep stacked to a curve input (K, S, n); None if any point is missing."
-    if not points or any(p is None for p in points) or len({p.shape for p in points}) > 1: return None
-    return np.stack(points)
-
-def unjudged(claim: Claim, profile: str, reason: str) -> Verdict:
-    "The inconclusive verdict on a claim whose inputs the records do not have, with the reason."
-    return Verdict(claim.key, profile, "inconclusive", float("nan"), float("nan"), float("nan"), 0, 0, 0, 0.0,
-                   profile in DEMONSTRATION_PROFILES, reason)
-
-def _common_seeds(records: pd.DataFrame) -> pd.DataFrame:
-    "The records of the seeds every method has, so that all inputs of a claim are paired on the same seeds."
-    seeds = set.intersection(*(set(g["seed"]) for _, g in records.groupby("method")))
-    return records[records["seed"].isin(seeds)]
-
-def judge_claims(experiment: str, df: pd.DataFrame, inputs: Callable) -> list:
-    "A Verdict for every registered claim of `experiment`; `inputs(claim, records of its data set)` -> {input: array}."
-    if not len(df): return []
-    profile = records_profile(df)
-    by_dataset = {}
-    for dataset, g in df.groupby("dataset", sort=False): by_dataset.setdefault(claim_dataset(dataset), g)
-    out = []
-    for claim in claims_for(experiment):
-        name = claim.key.split(".")[2]
-        if name not in by_dataset:
-            out.append(unjudged(claim, profile, f"the {profile} profile has no {PAPER_NAMES.get(name, name)} runs"))
-            continue
-        records = _common_seeds(by_dataset[name])
-        data = inputs(claim, records)
-        lacking = [k for k in claim.rule.inputs if data.get(k) is None and k not in claim.rule.optional]
-        if lacking:
-            out.append(unjudged(claim, profile, f"the {profile} records lack {lacking[0]}: {claim.inputs[lacking[0]]}"))
-            continue
-        v = judge(claim, {k: data[k] for k in claim.rule.inputs if data.get(k) is not None}, profile)
-        stand_in = records["dataset"].map(is_synthetic).any()
-        out.append(replace(v, note="; ".join(n for n in (v.note, "on a synthetic stand-in" if stand_in else "") if n)))
-    return out
-
-
-# %% ../nbs/13_images.ipynb 26
+# %% ../nbs/13_images.ipynb 24
 def table1_images_runs(profile: str) -> list:
     "Natural, adversarial (a-model) and l1 (l-model) runs for each image data set and training seed of the profile."
     return [_image_run("table1_images", profile, d, m, seed=s) for d in IMAGE_SETTINGS[profile]
@@ -465,7 +396,7 @@ TABLE1_IMAGES = register_experiment(Experiment(
     description="natural, PGD-adversarial (a-model) and l1-regularized (l-model) CNNs; dG = mean per-example Gini "
                 "improvement over the natural model, AcDrop = accuracy drop"))
 
-# %% ../nbs/13_images.ipynb 28
+# %% ../nbs/13_images.ipynb 26
 def fig1_runs(profile: str) -> list:
     "One run per data set of the profile: the a-model of Table 1, with `n_show` images."
     return [_image_run("fig1", profile, d, "adversarial", n_show=6) for d in IMAGE_SETTINGS[profile]]
@@ -507,7 +438,7 @@ def saliency_inputs(record) -> tuple:
     maps = {"natural": np.asarray(record["maps_natural"]), "adversarial": np.asarray(record["maps_adversarial"])}
     return np.asarray(record["images"]), maps, [f"label {l}" for l in record["labels"]]
 
-# %% ../nbs/13_images.ipynb 30
+# %% ../nbs/13_images.ipynb 28
 def fig2_runs(profile: str) -> list:
     "The a-model and l-model of each data set and training seed (Table 1 settings)."
     return [_image_run("fig2", profile, d, m, seed=s) for d in IMAGE_SETTINGS[profile] for s in IMAGE_SEEDS[profile]
@@ -552,7 +483,7 @@ FIG2 = register_experiment(Experiment(
     "fig2", "ICML Figure 2: per-example sparseness improvements", "ICML 2020 Figure 2", fig2_runs, fig2_execute,
     table=fig2_table, verdicts=fig2_verdicts, description="dG(x) of a-models and l-models against the natural model"))
 
-# %% ../nbs/13_images.ipynb 32
+# %% ../nbs/13_images.ipynb 30
 FIG3_DATASETS = {"quick": ("mnist_5k",), "cpu": ("mnist_5k", "fashion_mnist"), "full": ("mnist", "fashion_mnist")}
 FIG3_EVAL = {"quick": {"n_shap": 0}, "cpu": {}, "full": {}}
 

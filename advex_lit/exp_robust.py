@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 
 from . import attacks
-from .exp_images import (
-    IMAGE_SETTINGS, ModelSpec, curve, data_label, judge_claims, per_seed, rounded, run_splits, trained_model)
+from .exp_images import IMAGE_SETTINGS, ModelSpec, data_label, rounded, run_splits, trained_model
 from .experiments import Experiment, Run, RunContext, register_experiment, side_by_side
 from .training import accuracy
-from .verdicts import Claim
+from .verdicts import Claim, curve, judge_claims, per_seed
 
 # %% auto 0
 __all__ = ['ROBUST_METHODS', 'APPROACH', 'ROBUST_SETTINGS', 'ROBUST_PAPER_NAME', 'ROBUST_METRIC', 'CLAIM_METHOD', 'TABLE2_PAPER',

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -16,12 +16,13 @@ from scipy.stats import rankdata
 # %% auto 0
 __all__ = ['OUTCOMES', 'DEMONSTRATION_PROFILES', 'STATISTICS', 'CLAIMS', 'ICML_TABLE1', 'PAPER_NAMES', 'ATTRIBUTION_NAMES',
            'GINI', 'MATCHED_EFFECT', 'ARXIV_APP_I', 'W1P', 'METHOD_NAMES', 'ROBUSTNESS_METRICS', 'NEURIPS_TABLE2',
-           'NEURIPS_TABLE3', 'NEURIPS_TABLE4', 'ROBUST_INPUT', 'NOT_CLAIMS', 'outcome', 'point_outcome', 'Resample',
-           'identity_resample', 'random_resample', 'input_arrays', 'roc_auc_rows', 'summarize', 'Difference', 'BestOf',
-           'resampled_effects', 'Interval', 'bootstrap_interval', 'interpolate_curve', 'MatchedDifference', 'CurveGap',
-           'Claim', 'Verdict', 'judge', 'paper_effect', 'paper_outcome', 'register_claim', 'get_claim', 'claims_for',
-           'table1_claims', 'figure_claims', 'app_i_claims', 'robust_claim', 'neurips_claims', 'verdict_table',
-           'at_a_glance']
+           'NEURIPS_TABLE3', 'NEURIPS_TABLE4', 'ROBUST_INPUT', 'NOT_CLAIMS', 'SYNTHETIC_PREFIX', 'CLAIM_DATASET',
+           'outcome', 'point_outcome', 'Resample', 'identity_resample', 'random_resample', 'input_arrays',
+           'roc_auc_rows', 'summarize', 'Difference', 'BestOf', 'resampled_effects', 'Interval', 'bootstrap_interval',
+           'interpolate_curve', 'MatchedDifference', 'CurveGap', 'Claim', 'Verdict', 'judge', 'paper_effect',
+           'paper_outcome', 'register_claim', 'get_claim', 'claims_for', 'table1_claims', 'figure_claims',
+           'app_i_claims', 'robust_claim', 'neurips_claims', 'verdict_table', 'at_a_glance', 'is_synthetic',
+           'claim_dataset', 'records_profile', 'per_seed', 'curve', 'unjudged', 'common_seeds', 'judge_claims']
 
 # %% ../nbs/16_verdicts.ipynb 6
 OUTCOMES = ("supported", "contradicted", "inconclusive")
@@ -723,3 +724,69 @@ def at_a_glance(verdicts: list) -> pd.DataFrame:
     counts["total"] = counts.sum(axis=1)
     counts["demonstration"] = [p in DEMONSTRATION_PROFILES for p in counts.index]
     return counts.reset_index().rename_axis(columns=None)
+
+# %% ../nbs/16_verdicts.ipynb 45
+SYNTHETIC_PREFIX = "synthetic:"  # the name of a stand-in for a data set that cannot be downloaded
+CLAIM_DATASET = {"mnist_5k": "mnist", "flowers17": "flower"}  # run data set -> the name in the claims' keys
+
+def is_synthetic(dataset: str) -> bool:
+    "True for a stand-in name 'synthetic:<name>'."
+    return isinstance(dataset, str) and dataset.startswith(SYNTHETIC_PREFIX)
+
+def claim_dataset(dataset: str) -> str:
+    "The data-set name of the verdict registry's keys for a run's data set (mnist_5k -> mnist, synthetic:cifar10 -> cifar10)."
+    if not isinstance(dataset, str) or not dataset: raise TypeError(f"`dataset` must be a data-set name, got {dataset!r}")
+    name = dataset[len(SYNTHETIC_PREFIX):] if is_synthetic(dataset) else dataset
+    return CLAIM_DATASET.get(name, name)
+
+def records_profile(df: pd.DataFrame) -> str:
+    "The one profile that made the records of `df`."
+    profiles = sorted(set(df["profile"])) if "profile" in df else []
+    if len(profiles) != 1: raise ValueError(f"the records must come from one profile, got {profiles}")
+    return profiles[0]
+
+def per_seed(records: pd.DataFrame, column: str, scale: float = 1.0):
+    "The per-example list `column` of each record, one row per seed (sorted), as an (S, n) array; None if any lacks it."
+    if not len(records) or column not in records: return None
+    values = list(records.sort_values("seed")[column])
+    if not all(isinstance(v, list) and v for v in values) or len({len(v) for v in values}) > 1: return None
+    return scale * np.asarray(values, dtype=np.float64)
+
+def curve(points: list):
+    "Per-seed arrays of the points of a sweep stacked to a curve input (K, S, n); None if any point is missing."
+    if not points or any(p is None for p in points) or len({p.shape for p in points}) > 1: return None
+    return np.stack(points)
+
+def unjudged(claim: Claim, profile: str, reason: str) -> Verdict:
+    "The inconclusive verdict on a claim whose inputs the records do not have, with the reason."
+    return Verdict(claim.key, profile, "inconclusive", float("nan"), float("nan"), float("nan"), 0, 0, 0, 0.0,
+                   profile in DEMONSTRATION_PROFILES, reason)
+
+def common_seeds(records: pd.DataFrame) -> pd.DataFrame:
+    "The records of the seeds every method has, so that all inputs of a claim are paired on the same seeds."
+    seeds = set.intersection(*(set(g["seed"]) for _, g in records.groupby("method")))
+    return records[records["seed"].isin(seeds)]
+
+def judge_claims(experiment: str, df: pd.DataFrame, inputs: Callable) -> list:
+    "A Verdict for every registered claim of `experiment`; `inputs(claim, records of its data set)` -> {input: array}."
+    if not len(df): return []
+    profile = records_profile(df)
+    by_dataset = {}
+    for dataset, g in df.groupby("dataset", sort=False): by_dataset.setdefault(claim_dataset(dataset), g)
+    out = []
+    for claim in claims_for(experiment):
+        name = claim.key.split(".")[2]
+        if name not in by_dataset:
+            out.append(unjudged(claim, profile, f"the {profile} profile has no {PAPER_NAMES.get(name, name)} runs"))
+            continue
+        records = common_seeds(by_dataset[name])
+        data = inputs(claim, records)
+        lacking = [k for k in claim.rule.inputs if data.get(k) is None and k not in claim.rule.optional]
+        if lacking:
+            out.append(unjudged(claim, profile, f"the {profile} records lack {lacking[0]}: {claim.inputs[lacking[0]]}"))
+            continue
+        v = judge(claim, {k: data[k] for k in claim.rule.inputs if data.get(k) is not None}, profile)
+        stand_in = records["dataset"].map(is_synthetic).any()
+        out.append(replace(v, note="; ".join(n for n in (v.note, "on a synthetic stand-in" if stand_in else "") if n)))
+    return out
+

@@ -11,7 +11,7 @@ from tiny_experiments import TINY_IMAGES, tiny_robust
 
 from advex_lit import exp_images as ei, exp_robust as er
 from advex_lit.experiments import get_experiment, run_experiment
-from advex_lit.verdicts import Verdict, claims_for, get_claim
+from advex_lit.verdicts import Verdict, claim_dataset, claims_for, get_claim
 
 
 @pytest.fixture(scope="module")
@@ -189,9 +189,9 @@ def test_table3_best_m_is_judged_on_a_grid_with_m50():
 
 # ---------- helpers and bad input ----------
 def test_claim_dataset_and_bad_records():
-    assert [ei.claim_dataset(d) for d in ("mnist_5k", "synthetic:gtsrb", "synthetic:flowers17", "cifar10")] == \
+    assert [claim_dataset(d) for d in ("mnist_5k", "synthetic:gtsrb", "synthetic:flowers17", "cifar10")] == \
         ["mnist", "gtsrb", "flower", "cifar10"]
-    with pytest.raises(TypeError, match="dataset"): ei.claim_dataset(None)
+    with pytest.raises(TypeError, match="dataset"): claim_dataset(None)
     mixed = pd.concat([_image_frame("quick", 0.1, n=20), _image_frame("cpu", 0.1, n=20)])
     with pytest.raises(ValueError, match="one profile"): ei.table1_images_verdicts(mixed)
     assert ei.table1_images_verdicts(_image_frame("cpu", 0.1).iloc[:0]) == []

@@ -301,8 +301,13 @@ def test_table1_builder_on_small_frame():
     from advex_lit.exp_tabular import table1_rows, table1_table, table1_verdicts, tradeoff_frame
     rows = [("natural", np.nan, np.nan, 0.95, 0.80), ("adversarial_closed_form", 0.1, np.nan, 0.93, 0.90),
             ("l1", np.nan, 0.02, 0.94, 0.85), ("l1", np.nan, 0.05, 0.925, 0.88)]
+    n = 200  # per-example lists: the Gini index of each test example and its 0/1 correctness
+    def example_lists(a, g, s):
+        correct = (np.arange(n) < round((a + 0.01 * s) * n)).astype(int)
+        return {"gini_ig": list(g + 0.01 * np.sin(np.arange(n))), "correct": list(correct)}
     df = pd.DataFrame([{"dataset": "spambase", "method": m, "eps": e, "lambda": l, "seed": s, "accuracy": a + 0.01 * s,
-                        "auc": 0.9, "mean_gini": g} for (m, e, l, a, g) in rows for s in (0, 1)])
+                        "auc": 0.9, "mean_gini": g, "profile": "cpu", **example_lists(a, g, s)}
+                       for (m, e, l, a, g) in rows for s in (0, 1)])
     g = tradeoff_frame(df)
     a = g[g["family"] == "adversarial"].iloc[0]
     assert a["dG"] == pytest.approx(0.10) and a["AcDrop %"] == pytest.approx(2.0) and a["seeds"] == 2
@@ -314,8 +319,11 @@ def test_table1_builder_on_small_frame():
     assert {"dG (paper)", "AcDrop % (paper)"} <= set(full.columns)
     assert list(full.columns[:2]) == ["dataset", "profile"] and (full["profile"] == "quick").all()  # every table says its profile
     assert full[(full["dataset"] == "spambase") & (full["model"] == "a")]["dG (paper)"].iloc[0] == 0.17
-    v = table1_verdicts(df)
-    assert any("matched accuracy" in line and ": holds" in line for line in v)
+    v = {x.claim: x for x in table1_verdicts(df)}
+    assert v["icml.t1.spambase.ig.a_sparser"].outcome == "supported"       # mean Gini 0.90 vs 0.80 on every example
+    assert v["icml.t1.spambase.ig.a_sparser"].effect == pytest.approx(0.10, abs=1e-9)
+    assert v["icml.t1.spambase.ig.a_vs_l"].effect == pytest.approx(0.05, abs=1e-9) and v["icml.t1.spambase.ig.a_vs_l"].seeds == 2
+    assert "no Mushroom runs" in v["icml.t1.mushroom.ig.a_sparser"].note
 
 
 def test_load_records_ignores_other_json(tiny, tmp_path):
