@@ -64,7 +64,7 @@ book: venv data mathjax export
 	$(MAKE) book-build
 	@echo "book: open _build/html/index.html"
 
-pytest: venv data
+pytest: venv teach-venv data
 	$(BIN)/python -m pytest tests/ -q -m "not reader"
 
 # Debian's Chromium, driven by Playwright in the reader test
@@ -81,7 +81,7 @@ mathjax: .mathjax/mathjax/tex-chtml.js
 	  mkdir -p .mathjax/mathjax && tar -xzf $$tmp/mathjax-3.2.2.tgz -C .mathjax/mathjax --strip-components=2 package/es5 && \
 	  rm -rf $$tmp; else echo "make mathjax: no npm; the book will load MathJax from its CDN"; fi
 
-test: venv data browser mathjax
+test: venv teach-venv data browser mathjax
 	$(MAKE) book-build
 	$(BIN)/python -m pytest tests/ -q
 
@@ -107,3 +107,39 @@ bench-smoke: venv
 
 clean:
 	rm -rf _build
+
+# ---- Course kit (issue 17): autograded assignments, launch cells, lab times ----
+# otter-grader pins wrapt<2 while the main stack has wrapt 2, so the assignment tooling lives in a venv of its own:
+# the package with its pinned stack, plus assignments/requirements.txt.
+TEACH_VENV := .venv-teach
+TEACH_BIN := $(TEACH_VENV)/bin
+ASSIGNMENTS_OUT := _build/assignments
+.PHONY: teach-venv assignments test-assignments launch-cells lab-times
+
+teach-venv: $(TEACH_VENV)/.installed
+
+$(TEACH_VENV)/.installed: settings.ini setup.py assignments/requirements.txt
+	test -x $(TEACH_BIN)/python || $(PYTHON) -m venv $(TEACH_VENV)
+	$(TEACH_BIN)/python -m pip install -q --upgrade pip
+	$(TEACH_BIN)/python -m pip install -q -e . -r assignments/requirements.txt
+	touch $@
+
+# For each assignment of the teaching page: a student notebook and an autograder (public and hidden tests), built by
+# otter assign from assignments/*.yml, which point at the chapters' exercises and solutions.
+assignments: venv teach-venv data export
+	$(TEACH_BIN)/python assignments/build.py build --out $(ASSIGNMENTS_OUT)
+	@echo "assignments: student notebooks and autograders in $(ASSIGNMENTS_OUT)/"
+
+# Only the assignment tests (tests/test_assignments.py also runs in `make test`).
+test-assignments: venv teach-venv data
+	$(BIN)/python -m pytest tests/test_assignments.py tests/test_launch.py -q
+
+# The first cell that installs the package on Colab and Binder, into the chapters in LAUNCH_NOTEBOOKS (idempotent).
+# Inserting a cell renumbers the `# %%` cell comments of an exported module: run `make export` afterwards.
+LAUNCH_NOTEBOOKS := $(wildcard nbs/*.ipynb)
+launch-cells: venv
+	$(BIN)/python -m advex_lit.launch insert $(LAUNCH_NOTEBOOKS)
+
+# Measured wall and CPU minutes of the labs of the teaching page (rewrites its table and benchmarks/results/lab_times.json).
+lab-times: venv data
+	$(BIN)/python benchmarks/lab_times.py --write
