@@ -93,7 +93,7 @@ fuzz: venv data
 
 # The cpu profile, the evidence (hours on 2 cores; resumes where it stopped): records under results/cpu/<experiment>/.
 # Image and robust-attribution experiments first, in the order their models are shared; run it under nohup.
-CPU_EXPERIMENTS := table1_images fig2 fig1 fig3 table2 table4 table3 table1_tabular app_i feat_indep
+CPU_EXPERIMENTS := table1_images fig2 fig1 fig3 table2 robust_maps table4 table3 table1_tabular app_i feat_indep tabular_variants
 cpu-evidence: venv data export
 	for n in $(CPU_EXPERIMENTS); do $(BIN)/advex-lit reproduce $$n --profile cpu; done
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import attacks
+from .attribution import integrated_gradients
 from .exp_images import IMAGE_SETTINGS, ModelSpec, data_label, rounded, run_splits, trained_model
 from .experiments import Experiment, Run, RunContext, register_experiment, side_by_side
 from .training import accuracy
@@ -16,10 +17,11 @@ from .verdicts import Claim, curve, judge_claims, per_seed
 
 # %% auto 0
 __all__ = ['ROBUST_METHODS', 'APPROACH', 'ROBUST_SETTINGS', 'ROBUST_PAPER_NAME', 'ROBUST_METRIC', 'CLAIM_METHOD', 'TABLE2_PAPER',
-           'TABLE2', 'TABLE3_PAPER', 'TABLE3_DATASET', 'TABLE3', 'TABLE4_PAPER', 'TABLE4', 'gradient_map',
-           'ifia_gradient', 'robust_params', 'pgd_correct', 'robust_execute', 'robust_rows', 'robust_inputs',
-           'table2_verdicts', 'table4_verdicts', 'table2_runs', 'table2_execute', 'table3_runs', 'table3_table',
-           'table3_inputs', 'table3_verdicts', 'table4_runs', 'table4_execute']
+           'TABLE2', 'TABLE3_PAPER', 'TABLE3_DATASET', 'TABLE3', 'TABLE4_PAPER', 'TABLE4', 'N_MAPS', 'ROBUST_MAPS',
+           'gradient_map', 'ifia_gradient', 'robust_params', 'pgd_correct', 'robust_execute', 'robust_rows',
+           'robust_inputs', 'table2_verdicts', 'table4_verdicts', 'table2_runs', 'table2_execute', 'table3_runs',
+           'table3_table', 'table3_inputs', 'table3_verdicts', 'table4_runs', 'table4_execute', 'robust_maps_runs',
+           'channel_summed_ig', 'robust_maps_execute', 'robust_maps_table', 'robust_maps_inputs']
 
 # %% ../nbs/14_robust.ipynb 7
 def gradient_map(model, x, y) -> np.ndarray:
@@ -266,3 +268,54 @@ TABLE4 = register_experiment(Experiment(
     table4_runs, table4_execute, table=_robust_table(TABLE4_PAPER), paper_values=TABLE4_PAPER,
     verdicts=table4_verdicts,
     description="the Table 2 models, top-k attack and scores on |gradient| maps"))
+
+# %% ../nbs/14_robust.ipynb 26
+N_MAPS = 4  # images shown per model
+
+def robust_maps_runs(profile: str) -> list:
+    "One run per data set and training method of Table 2 (the same models), showing N_MAPS attacked images."
+    return [_robust_run("robust_maps", profile, d, m, n_maps=N_MAPS) for d in ROBUST_SETTINGS[profile] for m in ROBUST_METHODS]
+
+def channel_summed_ig(model, x, y, steps: int) -> np.ndarray:
+    "|IG| of the labelled class from the zero baseline, summed over channels: (n, H, W)."
+    ig = np.abs(np.asarray(integrated_gradients(model, x, target=y, steps=steps)))
+    return ig.sum(axis=-1) if ig.ndim == 4 else ig
+
+def robust_maps_execute(run: Run, ctx: RunContext) -> dict:
+    "The first correctly classified test images, attacked as in Table 2, with their IG maps before and after."
+    splits = run_splits(run, ctx)
+    p = run.param_dict
+    model = trained_model(ModelSpec.of(run), splits, ctx)
+    pool = slice(0, min(len(splits.x_test), 8 * int(p["n_maps"])))
+    x, y = splits.x_test[pool], splits.y_test[pool]
+    keep = np.flatnonzero(attacks.predict_labels(model, x) == y)[:int(p["n_maps"])]
+    if not len(keep): raise ValueError(f"{run.label()}: the model classifies none of the first {len(x)} test images correctly")
+    x, y = x[keep], y[keep]
+    res = attacks.ifia_topk(model, x, y, eps=float(p["attack_eps"]), k=int(p["k"]), steps=int(p["ifia_steps"]),
+                            step_size=float(p["ifia_step_size"]), restarts=int(p["ifia_restarts"]), eval_k=int(p["eval_k"]),
+                            seed=run.seed, ig_steps=int(p["ig_steps"]), attack_ig_steps=int(p["attack_ig_steps"]))
+    steps = int(p["ig_steps"])
+    return {"test_index": keep.tolist(), "labels": y.tolist(), "images": rounded(x, 4), "attacked": rounded(res.x_adv, 4),
+            "ig_original": rounded(channel_summed_ig(model, x, y, steps), 6),
+            "ig_attacked": rounded(channel_summed_ig(model, res.x_adv, y, steps), 6),
+            "kendall_tau": rounded(res.kendall_tau), "topk_intersection": rounded(res.topk_intersection)}
+
+def robust_maps_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
+    "Per data set and approach: the images shown and their mean Kendall tau and top-k intersection."
+    rows = [{"dataset": ROBUST_PAPER_NAME.get(r["dataset"], r["dataset"]), "profile": profile, "approach": APPROACH[r["method"]],
+             "images": len(r["test_index"]), "test index": ", ".join(map(str, r["test_index"])),
+             "mean Kendall": float(np.nanmean(r["kendall_tau"])), "mean TopK Inter %": 100 * float(np.nanmean(r["topk_intersection"]))}
+            for _, r in df.iterrows()]
+    return pd.DataFrame(rows).round(4)
+
+def robust_maps_inputs(record) -> tuple:
+    "(images, {'IG, original': maps, 'IG, attacked': maps}, row labels) of one record, for `plots.saliency_grid`."
+    images = np.asarray(record["images"], dtype=np.float64)
+    maps = {"IG, original": np.asarray(record["ig_original"]), "IG, attacked": np.asarray(record["ig_attacked"])}
+    labels = [f"{APPROACH[record['method']]}\ntest {i}, tau {t:.2f}" for i, t in zip(record["test_index"], record["kendall_tau"])]
+    return images, maps, labels
+
+ROBUST_MAPS = register_experiment(Experiment(
+    "robust_maps", "NeurIPS Figures 1, 3-6: IG maps before and after the top-k attack, per training method",
+    "NeurIPS 2019 Figs. 1, 3-6", robust_maps_runs, robust_maps_execute, table=robust_maps_table,
+    description="the Table 2 models; the first correctly classified test images, attacked with Table 2's settings"))
