@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 DEBS := dataset-fashion-mnist r-cran-kernlab r-cran-cba
 BOOK_FLAGS := --all -W -n --keep-going
 
-.PHONY: book test fuzz cpu-evidence venv data browser mathjax export clean-nbs pytest book-build book-cache print-book-flags bench clean help
+.PHONY: book test fuzz cpu-evidence venv cluster data browser mathjax export clean-nbs pytest book-build book-cache print-book-flags bench clean help
 
 help:
 	@sed -n '1,4p' Makefile
@@ -26,6 +26,13 @@ $(VENV)/.installed: settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+# The optional sweep engine (submitit), for run_sweep / --executor; make test installs it to test the executor.
+cluster: $(VENV)/.cluster
+
+$(VENV)/.cluster: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[dev,cluster]"
 	touch $@
 
 data: $(ADVEX_DATA)/debian/.done
@@ -64,7 +71,7 @@ book: venv data mathjax export
 	$(MAKE) book-build
 	@echo "book: open _build/html/index.html"
 
-pytest: venv teach-venv data
+pytest: venv cluster teach-venv data
 	$(BIN)/python -m pytest tests/ -q -m "not reader"
 
 # Debian's Chromium, driven by Playwright in the reader test
@@ -81,7 +88,7 @@ mathjax: .mathjax/mathjax/tex-chtml.js
 	  mkdir -p .mathjax/mathjax && tar -xzf $$tmp/mathjax-3.2.2.tgz -C .mathjax/mathjax --strip-components=2 package/es5 && \
 	  rm -rf $$tmp; else echo "make mathjax: no npm; the book will load MathJax from its CDN"; fi
 
-test: venv teach-venv data browser mathjax
+test: venv cluster teach-venv data browser mathjax
 	$(MAKE) book-build
 	$(BIN)/python -m pytest tests/ -q
 

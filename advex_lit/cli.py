@@ -14,12 +14,12 @@ import pandas as pd
 
 from . import exp_tabular, exp_images, exp_robust  # noqa: F401  (importing registers their experiments)
 from .experiments import (PROFILES, experiment_report, get_experiment, list_experiments,
-                                   provenance_line, registered_names, results_dir, run_experiment, select_runs)
+                                   provenance_line, registered_names, results_dir, run_experiment, run_sweep, select_runs)
 from .verdicts import OUTCOMES
 
 # %% auto 0
 __all__ = ['REPORT_HEADER', 'resolve_names', 'frame_to_markdown', 'registration_order', 'report_sections', 'verdict_counts',
-           'glance_table', 'report_markdown', 'main']
+           'glance_table', 'report_markdown', 'slurm_parameters', 'main']
 
 # %% ../nbs/15_cli.ipynb 6
 def resolve_names(name: str) -> list[str]:
@@ -58,7 +58,7 @@ Every table names its **profile**:
 
 - `quick` runs on a laptop CPU while the book builds. Its rows are **not** the papers' results: image experiments run on
   reduced data, few epochs and small models, and CIFAR-10, GTSRB and Flower-17 on tiny synthetic stand-ins. The exception
-  is the tabular data: Mushroom and Spambase run at **full size** in both profiles (with fewer epochs and coarser grids
+  is the tabular data: Mushroom and Spambase run at **full size** in every profile (with fewer epochs and coarser grids
   in `quick`).
 - `cpu` is the evidence: the largest version of each experiment that a 2-core CPU finishes in hours, on all the data
   reachable offline (all of Fashion-MNIST, the whole MNIST subset, a documented small CNN, three training seeds for the
@@ -149,6 +149,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--only", default=None, help="comma-separated data set names to run, e.g. mnist,cifar10")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--wait", action="store_true", help="wait for runs another process is computing instead of skipping them")
+    r.add_argument("--executor", default=None, help="run on several workers with submitit: local:N or slurm[:N] "
+                                                    "(needs advex-lit[cluster]; default: this process)")
+    r.add_argument("--gpus", default=None, help="with --executor local:N, N comma-separated device ids, one per worker")
+    r.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                   help="a SLURM executor parameter, e.g. partition=gpu, gpus_per_node=1, timeout_min=600 (repeatable)")
     rep = sub.add_parser("report", help="print the side-by-side tables and verdicts")
     rep.add_argument("--out", default=None, help="results root to read, ROOT/<profile> (default: $ADVEX_RESULTS or results/)")
     rep.add_argument("--markdown", default=None, help="also write the report to this Markdown file")
@@ -166,12 +171,29 @@ def _reproduce(args) -> int:
         except ValueError:
             if args.only is None or len(names) == 1: raise
     if not plan: raise ValueError(f"`--only` {args.only!r} matches no data set of {', '.join(names)}")
+    slurm = slurm_parameters(args.slurm)
+    gpus = None if args.gpus is None else [g.strip() for g in args.gpus.split(",") if g.strip()]
+    if (slurm or gpus) and args.executor is None: raise ValueError("`--slurm` and `--gpus` need `--executor`")
     for n, runs in plan.items():
-        print(f"{n} [{args.profile}]: {len(runs)} runs -> {out / n}", flush=True)
-        run_experiment(n, args.profile, out, only=args.only, progress=not args.quiet, wait=args.wait)
+        print(f"{n} [{args.profile}]: {len(runs)} runs -> {out / n}" + (f" on {args.executor}" if args.executor else ""),
+              flush=True)
+        if args.executor is None:
+            run_experiment(n, args.profile, out, only=args.only, progress=not args.quiet, wait=args.wait)
+        else:
+            run_sweep(n, args.profile, out, args.executor, only=args.only, gpus=gpus, slurm=slurm)
         rep = experiment_report(n, out, args.profile)
         print(provenance_line(rep).replace("**", ""), *(f"  - {v}" for v in rep.verdicts), sep="\n", flush=True)
     return 0
+
+def slurm_parameters(pairs: list) -> dict:
+    "--slurm KEY=VALUE options as a dict (integers converted), for `run_sweep`."
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"`--slurm` takes KEY=VALUE, e.g. partition=gpu, got {pair!r}")
+        out[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+    return out
 
 def _report(args) -> int:
     reps = report_sections(args.out, args.experiment, args.profile)
@@ -194,6 +216,6 @@ def main(argv=None) -> int:
                 print(f"{n:18s} {e.paper:28s} {e.title}")
             return 0
         return _reproduce(args) if args.command == "reproduce" else _report(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ImportError) as err:
         print(f"advex-lit: error: {err}", file=sys.stderr)
         return 2

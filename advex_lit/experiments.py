@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 import importlib.util
 import inspect
 import json
@@ -29,14 +30,15 @@ import numpy as np
 import pandas as pd
 
 # %% auto 0
-__all__ = ['PROFILES', 'BOOKKEEPING_MODULES', 'Run', 'RunContext', 'Experiment', 'register_experiment', 'list_experiments',
-           'registered_names', 'unregister_experiment', 'get_experiment', 'results_dir', 'package_versions',
-           'hardware_string', 'package_dir', 'module_file', 'normalized_source', 'source_hash', 'package_imports',
-           'code_modules', 'combine_hashes', 'code_hash', 'package_hash', 'exported_module', 'experiment_code',
-           'experiment_code_hash', 'git_state', 'provenance', 'host_name', 'process_alive', 'write_json_atomic',
-           'remove_stale_temp_files', 'record_path', 'folder_lock', 'claim_path', 'this_process', 'read_claim',
-           'claim_alive', 'claim_run', 'release_claim', 'remove_dead_claims', 'select_runs', 'run_progress',
-           'run_experiment', 'load_records', 'side_by_side', 'ExperimentReport', 'stale_mask', 'changed_modules',
+__all__ = ['PROFILES', 'BOOKKEEPING_MODULES', 'CLAIM_LEASE', 'EXECUTORS', 'EXPERIMENT_MODULES', 'Run', 'RunContext', 'Experiment',
+           'register_experiment', 'list_experiments', 'registered_names', 'unregister_experiment', 'get_experiment',
+           'results_dir', 'package_versions', 'hardware_string', 'package_dir', 'module_file', 'normalized_source',
+           'source_hash', 'package_imports', 'code_modules', 'combine_hashes', 'code_hash', 'package_hash',
+           'exported_module', 'experiment_code', 'experiment_code_hash', 'git_state', 'provenance', 'host_name',
+           'process_alive', 'write_json_atomic', 'remove_stale_temp_files', 'record_path', 'folder_lock', 'claim_path',
+           'this_process', 'read_claim', 'claim_alive', 'claim_heartbeat', 'claim_run', 'release_claim',
+           'remove_dead_claims', 'select_runs', 'run_progress', 'run_experiment', 'parse_executor', 'sweep_worker',
+           'run_sweep', 'load_records', 'side_by_side', 'ExperimentReport', 'stale_mask', 'changed_modules',
            'experiment_report', 'staleness_text', 'provenance_line']
 
 # %% ../nbs/11_experiments.ipynb 6
@@ -432,15 +434,40 @@ def read_claim(path) -> dict:
     except (OSError, ValueError): return {}
     return owner if isinstance(owner, dict) else {}
 
+CLAIM_LEASE = 600.0  # seconds without a heartbeat after which another host's claim counts as dead
+
+def _claim_age(path) -> float:
+    "Seconds since the claim file was last written or touched (inf when it is gone)."
+    try: return time.time() - Path(path).stat().st_mtime
+    except FileNotFoundError: return float("inf")
+
 def claim_alive(path, max_age: float = 60.0) -> bool:
-    "True when the claim at path belongs to a running process (or cannot be checked: another host)."
+    "True when the claim at path belongs to a running process: by pid on this host, by its heartbeat on another."
     owner = read_claim(path)
     pid = owner.get("pid")
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:  # half written by an owner killed meanwhile
-        try: return time.time() - Path(path).stat().st_mtime < max_age
-        except FileNotFoundError: return False
-    if owner.get("host") != host_name(): return True
+        return _claim_age(path) < max_age
+    if owner.get("host") != host_name(): return _claim_age(path) < CLAIM_LEASE
     return process_alive(pid, owner.get("started"))
+
+@contextmanager
+def claim_heartbeat(path, every: float | None = None):
+    "Touch the claim file at path every `every` seconds (CLAIM_LEASE / 10) while the block runs, from a daemon thread."
+    import threading
+    every = CLAIM_LEASE / 10 if every is None else every
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not every > 0:
+        raise ValueError(f"`every` must be a number of seconds > 0, got {every!r}")
+    stop = threading.Event()
+    def beat():
+        while not stop.wait(every):
+            try: os.utime(path)
+            except FileNotFoundError: return
+    thread = threading.Thread(target=beat, name="claim-heartbeat", daemon=True)
+    thread.start()
+    try: yield
+    finally:
+        stop.set()
+        thread.join()
 
 def claim_run(out, run: Run) -> dict | None:
     "Claim run for this process: None on success, else the owner fields of the live process that holds it."
@@ -525,6 +552,7 @@ def _execute_run(exp: Experiment, run: Run, ctx: RunContext, prov: dict) -> floa
         raise TypeError(f"experiment {exp.name!r}: execute() must return a dict, got {type(metrics).__name__}")
     if "hardware" not in prov: prov["hardware"] = hardware_string()  # after a run, so its accelerator is loaded
     record = {"run": run.to_json(), "config_hash": run.config_hash(), "metrics": _plain(metrics), "seconds": seconds,
+              "device": os.environ.get("CUDA_VISIBLE_DEVICES"),  # which accelerator a worker was given (None: all)
               "versions": prov["versions"], "hardware": prov["hardware"],
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "provenance": {k: v for k, v in prov.items() if k not in ("versions", "hardware")}}
@@ -574,7 +602,8 @@ def run_experiment(name: str, profile: str = "quick", out="results", only: str |
                     try:
                         if not record_path(out, run).exists():
                             if bar is not None: bar.set_postfix_str(run.label()[:80])
-                            seconds = _execute_run(exp, run, ctx, prov)
+                            with claim_heartbeat(claim_path(out, run)):
+                                seconds = _execute_run(exp, run, ctx, prov)
                             if bar is not None: bar.write(f"{name}: {run.label()}: {seconds:.0f} s", file=sys.stderr)
                     finally:
                         release_claim(out, run)
@@ -592,6 +621,65 @@ def run_experiment(name: str, profile: str = "quick", out="results", only: str |
     return df[df["config_hash"].isin(wanted)].reset_index(drop=True) if len(df) else df
 
 # %% ../nbs/11_experiments.ipynb 24
+EXECUTORS = ("local", "slurm")
+EXPERIMENT_MODULES = ("advex_lit.exp_tabular", "advex_lit.exp_images", "advex_lit.exp_robust")  # register the papers'
+
+def parse_executor(spec: str) -> tuple[str, int]:
+    "'local:N' or 'slurm:N' (N workers; 'slurm' alone is one) -> (kind, N)."
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"`executor` must be 'local:N' or 'slurm[:N]', got {spec!r}")
+    kind, _, count = spec.partition(":")
+    if kind not in EXECUTORS or (kind == "local" and not count) or (count and not count.isdigit()) or count == "0":
+        raise ValueError(f"`executor` must be 'local:N' or 'slurm[:N]' with N >= 1 workers, got {spec!r}")
+    return kind, int(count or 1)
+
+def sweep_worker(name: str, profile: str, out: str, only: str | None = None, device: str | None = None,
+                 setup: tuple = ()) -> int:
+    "One worker: import the experiment modules, then claim and execute runs until every run has a record; returns records."
+    if device is not None: os.environ["CUDA_VISIBLE_DEVICES"] = str(device)  # before the backend sees any device
+    for module in (*EXPERIMENT_MODULES, *setup): importlib.import_module(module)
+    return len(run_experiment(name, profile, out, only=only, progress=False, wait=True, poll=0.5))
+
+def _submitit():
+    try:
+        import submitit
+    except ImportError as err:
+        raise ImportError("sweeps on several workers need submitit: pip install \"advex-lit[cluster]\"") from err
+    return submitit
+
+def run_sweep(name: str, profile: str = "quick", out="results", executor: str = "local:2", only: str | None = None,
+              gpus=None, slurm: dict | None = None, setup: tuple = (), folder=None) -> pd.DataFrame:
+    """Execute experiment name's missing runs on the workers of a submitit executor and return all its records.
+
+    executor: 'local:N' (N subprocesses here) or 'slurm[:N]'; gpus: device ids, one per local worker; slurm: executor
+    parameters without the 'slurm_' prefix (partition, gpus_per_node, timeout_min, ...); folder: job logs
+    (default <out>/_jobs/<name>). Workers that fail are reported; the sweep fails only if some run has no record.
+    """
+    kind, n = parse_executor(executor)
+    select_runs(name, profile, only)  # a bad name, profile or data set fails here, before any job starts
+    if gpus is not None:
+        gpus = [str(g) for g in gpus]
+        if kind != "local" or len(gpus) != n:
+            raise ValueError(f"`gpus` needs a local executor with one worker per device, got {executor!r} and {gpus}")
+    submitit = _submitit()
+    out = Path(out).resolve()
+    folder = Path(folder) if folder is not None else out / "_jobs" / name
+    ex = submitit.AutoExecutor(folder=str(folder), cluster=kind)
+    ex.update_parameters(timeout_min=int((slurm or {}).get("timeout_min", 24 * 60)),
+                         **{f"slurm_{k}": v for k, v in (slurm or {}).items() if k != "timeout_min"})
+    jobs = [ex.submit(sweep_worker, name, profile, str(out), only, None if gpus is None else gpus[i], tuple(setup))
+            for i in range(n)]
+    failed = []
+    for job in jobs:
+        try: job.result()
+        except Exception as err:  # a killed or failed worker: its runs were taken over by the others, or are missing
+            failed.append(f"job {job.job_id}: {type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}")
+    records = run_experiment(name, profile, out, only=only, progress=False)  # anything left: here, in this process
+    if failed: warnings.warn(f"{len(failed)} of {n} workers failed (their runs were finished by the others): "
+                             + "; ".join(failed), stacklevel=2)
+    return records
+
+# %% ../nbs/11_experiments.ipynb 28
 _RUN_FIELDS = ("experiment", "dataset", "model", "method", "seed", "profile")
 _PROVENANCE_COLUMNS = ("config_hash", "seconds", "hardware", "date", "versions", "commit", "code_hash", "code_modules")
 
@@ -652,7 +740,7 @@ def load_records(out="results", experiment: str | None = None, profile: str | No
     if not len(df): df = pd.DataFrame(columns=list(_RUN_FIELDS) + list(_PROVENANCE_COLUMNS))
     return df
 
-# %% ../nbs/11_experiments.ipynb 26
+# %% ../nbs/11_experiments.ipynb 30
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list) -> pd.DataFrame:
     "Merge ours with paper on the key columns `on`; each paper metric m appears as m and 'm (paper)' side by side."
     on = [on] if isinstance(on, str) else list(on)
@@ -676,7 +764,7 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list) -> pd.DataFr
     cols += [f"{c} (paper)" for c in p_metrics if c not in ours.columns]
     return merged[cols]
 
-# %% ../nbs/11_experiments.ipynb 28
+# %% ../nbs/11_experiments.ipynb 32
 @dataclass
 class ExperimentReport:
     "An experiment's table, verdicts and provenance for one results folder."
