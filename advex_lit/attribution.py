@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .backend import compile_function, input_gradient, to_numpy, value_and_input_gradient
+from .backend import compile_function, input_gradient, require_tensorflow, to_numpy, value_and_input_gradient
 from .validation import ArgumentTypeError, check_array, check_bool, check_choice, check_integer, check_model, refuse
 
 # %% auto 0
@@ -450,6 +450,8 @@ def deep_shap(model, x, background, target, return_gap: bool = False):
     return_gap: also return the additivity gap sum(phi) - (F_t(x) - mean_b F_t(b)), float64 (n,).
     """
     return_gap = check_bool("return_gap", return_gap)
+    require_tensorflow("DeepSHAP", "shap's DeepExplainer differentiates TensorFlow graphs; save the model "
+                       "(model.save('m.keras')) and compute DeepSHAP on a TensorFlow machine, or set n_shap=0")
     x = _as_batch(x)
     background = _as_batch(background, "background")
     if background.shape[1:] != x.shape[1:]:

@@ -12,8 +12,8 @@ from .validation import check_seed
 
 # %% auto 0
 __all__ = ['SUPPORTED_BACKENDS', 'backend_name', 'check_backend', 'value_and_input_gradient', 'input_gradient',
-           'compile_function', 'to_numpy', 'set_seed', 'make_rng', 'value_and_weight_gradient', 'make_train_step',
-           'quiet_logs', 'visible_accelerators']
+           'compile_function', 'compile_stateful', 'require_tensorflow', 'to_numpy', 'set_seed', 'make_rng',
+           'value_and_weight_gradient', 'make_train_step', 'quiet_logs', 'visible_accelerators']
 
 # %% ../nbs/90_backend.ipynb 5
 def backend_name() -> str:
@@ -59,6 +59,16 @@ def compile_function(fn, **kwargs):
         return tf.function(fn, reduce_retracing=True, **kwargs)
     import jax
     return jax.jit(fn, **kwargs)
+
+def compile_stateful(fn):
+    "Compile a function that updates Keras variables in place: tf.function under TensorFlow; run as is under JAX (a jit function must be pure)."
+    return compile_function(fn) if check_backend() == "tensorflow" else fn
+
+def require_tensorflow(what: str, instead: str) -> None:
+    "NotImplementedError naming `what` and what to do `instead` unless the Keras backend is TensorFlow."
+    name = check_backend()
+    if name != "tensorflow":
+        raise NotImplementedError(f"{what} needs KERAS_BACKEND=tensorflow (the active backend is {name}): {instead}")
 
 def to_numpy(x) -> np.ndarray:
     "Convert a backend tensor (or array-like) to a NumPy array."
@@ -109,7 +119,7 @@ def make_train_step(model, optimizer, objective, compile: bool = True):
         value, grads = value_and_weight_gradient(model, lambda: objective(*tensors))
         optimizer.apply(grads, variables)
         return value
-    return compile_function(step) if compile and backend_name() == "tensorflow" else step
+    return compile_stateful(step) if compile else step
 
 # %% ../nbs/90_backend.ipynb 22
 def quiet_logs() -> None:

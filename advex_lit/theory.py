@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from .backend import compile_function, input_gradient, make_rng, set_seed, to_numpy
+from .backend import compile_stateful, input_gradient, make_rng, set_seed, to_numpy
 from .data import feat_indep_dataset
 from .linear import adversarial_loss, adversarial_loss_gradient, adversarial_perturbation
 from .losses import LOSS_NAMES, get_loss
@@ -395,7 +395,7 @@ def train_one_layer(x, y, eps: float, loss: str = "logistic", lr: float = 0.05, 
         scores = model.stateless_call([kernel_value], [], xb)[0][:, 0]
         return keras.ops.mean(g(-yb * scores))
 
-    @compile_function
+    @compile_stateful
     def step(xb, yb):
         grad = input_gradient(lambda k: batch_loss(k, xb, yb), keras.ops.convert_to_tensor(kernel))
         opt.apply([grad], [kernel])

@@ -1,0 +1,37 @@
+"""Run under KERAS_BACKEND=jax by tests/test_jax_backend.py: `python tests/jax_child.py OUT`.
+
+Writes OUT/first_runs/<experiment>.json (the first tiny run of every experiment: every training method, IG, PGD, IFIA,
+the tabular and FEAT-INDEP sweeps), OUT/deep_shap.txt (the message DeepSHAP refuses with) and OUT/agreement.npz (IG
+and PGD of the model whose weights the parent wrote to OUT/weights.npz)."""
+import os
+import sys
+from pathlib import Path
+
+os.environ["KERAS_BACKEND"] = "jax"
+sys.path.insert(0, str(Path(__file__).parent))
+import numpy as np  # noqa: E402
+
+import tiny_experiments as tiny  # noqa: E402
+from advex_lit import attacks  # noqa: E402
+from advex_lit.attribution import deep_shap, integrated_gradients  # noqa: E402
+from advex_lit.backend import backend_name  # noqa: E402
+from advex_lit.models import small_cnn  # noqa: E402
+
+out = Path(sys.argv[1])
+assert backend_name() == "jax", backend_name()
+tiny.TINY_IMAGES["eval"]["n_shap"] = 0  # DeepSHAP needs TensorFlow (checked below)
+tiny.use_tiny_settings()
+(out / "first_runs").mkdir(parents=True, exist_ok=True)
+tiny.first_runs(out / "first_runs", "forward")
+with np.load(out / "weights.npz") as f:
+    weights, x, y = [f[f"w{i}"] for i in range(len(f.files) - 2)], f["x"], f["y"]
+model = small_cnn((8, 8, 1), 3, width=2)
+model.set_weights(weights)
+try:
+    deep_shap(model, x[:2], x[2:4], y[:2])
+    (out / "deep_shap.txt").write_text("no error")
+except NotImplementedError as err:
+    (out / "deep_shap.txt").write_text(str(err))
+ig = np.asarray(integrated_gradients(model, x, target=y, steps=16))
+adv = np.asarray(attacks.pgd(model, x, y, 0.1, 5, 0.02, random_start=False))
+np.savez(out / "agreement.npz", ig=ig, adv=adv)
