@@ -189,9 +189,11 @@ def machine_info() -> dict:
 
 def code() -> dict:
     """{name: hash} of the code the benchmarks measure: the advex_lit modules the benchmark scripts import (with their
-    advex_lit imports, transitively, as for experiment records) and the scripts themselves (normalized source)."""
+    advex_lit imports, transitively, as for experiment records) and the scripts themselves (normalized source). Only
+    the scripts `run_all.py` runs count: the GPU smoke and the lab timer are measurements of their own."""
     from advex_lit.experiments import code_modules, package_imports, source_hash
-    scripts = sorted(Path(__file__).resolve().parent.glob("*.py"))
+    scripts = sorted(p for p in Path(__file__).resolve().parent.glob("*.py")
+                     if p.name.startswith("bench_") or p.name in ("common.py", "run_all.py"))
     modules = set().union(*(package_imports(p.read_text(), relative=False) for p in scripts))
     scripts_hashes = {f"benchmarks/{p.name}": source_hash(p.read_text()) for p in scripts}
     return dict(sorted({**code_modules(sorted(modules)), **scripts_hashes}.items()))
