@@ -651,8 +651,8 @@ def run_sweep(name: str, profile: str = "quick", out="results", executor: str = 
               gpus=None, slurm: dict | None = None, setup: tuple = (), folder=None) -> pd.DataFrame:
     """Execute experiment name's missing runs on the workers of a submitit executor and return all its records.
 
-    executor: 'local:N' (N subprocesses here) or 'slurm[:N]'; gpus: device ids, one per local worker; slurm: executor
-    parameters without the 'slurm_' prefix (partition, gpus_per_node, timeout_min, ...); folder: job logs
+    executor: 'local:N' (N subprocesses here) or 'slurm[:N]'; gpus: device ids, one per local worker; slurm: SLURM
+    executor parameters named without their prefix (partition, gpus_per_node, timeout_min, ...); folder: job logs
     (default <out>/_jobs/<name>). Workers that fail are reported; the sweep fails only if some run has no record.
     """
     kind, n = parse_executor(executor)

@@ -424,7 +424,7 @@ def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoi
                                                      "rng_state": rng.bit_generator.state})
     return model, history
 
-# %% ../nbs/09_training.ipynb 31
+# %% ../nbs/09_training.ipynb 33
 def predicted_labels(logits) -> np.ndarray:
     "Class predictions from logits: logit > 0 for one output, argmax otherwise."
     logits = np.asarray(logits)
@@ -456,7 +456,7 @@ def roc_auc(model, x, y) -> float:
     score = logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
     return float(roc_auc_score(y, score))
 
-# %% ../nbs/09_training.ipynb 33
+# %% ../nbs/09_training.ipynb 35
 ATTRIBUTION_METHODS = ("ig", "shap")
 
 def _attributions(model, x, y, method: str, steps: int, background):
