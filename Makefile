@@ -71,7 +71,7 @@ book: venv data mathjax export
 	$(MAKE) book-build
 	@echo "book: open _build/html/index.html"
 
-pytest: venv cluster teach-venv data
+pytest: venv cluster teach-venv data bench-peers
 	$(BIN)/python -m pytest tests/ -q -m "not reader"
 
 # Debian's Chromium, driven by Playwright in the reader test
@@ -88,7 +88,7 @@ mathjax: .mathjax/mathjax/tex-chtml.js
 	  mkdir -p .mathjax/mathjax && tar -xzf $$tmp/mathjax-3.2.2.tgz -C .mathjax/mathjax --strip-components=2 package/es5 && \
 	  rm -rf $$tmp; else echo "make mathjax: no npm; the book will load MathJax from its CDN"; fi
 
-test: venv cluster teach-venv data browser mathjax
+test: venv cluster teach-venv data browser mathjax bench-peers
 	$(MAKE) book-build
 	$(BIN)/python -m pytest tests/ -q
 
@@ -104,12 +104,27 @@ CPU_EXPERIMENTS := table1_images fig2 fig1 fig3 table2 robust_maps table4 table3
 cpu-evidence: venv data export
 	for n in $(CPU_EXPERIMENTS); do $(BIN)/advex-lit reproduce $$n --profile cpu; done
 
-bench: venv data
+bench: venv data bench-peers
 	$(BIN)/python benchmarks/run_all.py
+
+# The peer libraries of benchmark 8 (xplique, Captum, ART), each in its own venv under $(PEER_VENVS)/, since their
+# pins differ from ours; a peer's --no-deps packages (xplique pins a CUDA TensorFlow) are listed in nodeps-<peer>.txt.
+PEER_VENVS := .venv-peers
+PEERS := xplique captum art
+.PHONY: bench-peers
+bench-peers: $(foreach p,$(PEERS),$(PEER_VENVS)/$(p)/.installed)
+
+$(PEER_VENVS)/%/.installed: benchmarks/peers/requirements-%.txt
+	test -x $(PEER_VENVS)/$*/bin/python || $(PYTHON) -m venv $(PEER_VENVS)/$*
+	$(PEER_VENVS)/$*/bin/python -m pip install -q --upgrade pip
+	$(PEER_VENVS)/$*/bin/python -m pip install -q -r $<
+	if [ -f benchmarks/peers/nodeps-$*.txt ]; then \
+	  $(PEER_VENVS)/$*/bin/python -m pip install -q --no-deps -r benchmarks/peers/nodeps-$*.txt; fi
+	touch $@
 
 # Every benchmark script at tiny sizes (seconds each): checks they run, measures nothing, writes nothing.
 .PHONY: bench-smoke
-bench-smoke: venv
+bench-smoke: venv bench-peers
 	$(BIN)/python benchmarks/run_all.py --smoke
 
 clean:

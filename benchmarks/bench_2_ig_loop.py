@@ -3,6 +3,11 @@
 The loop takes one input at a time: it builds that input's m + 1 path points in NumPy, runs one compiled gradient
 over them (the authors ran a TF1 session on the same batch), and averages with the trapezoid weights in NumPy. Same
 math, same run, same inputs. Goal: speed-up >= 10x and attributions equal to 1e-5 relative (max |a - b| / max |b|).
+
+The loop always works in input space. For the one-layer model the batched engine would take the Dense shortcut, so
+batching and the shortcut are measured apart: loop / batched IG in input space (the model wrapped in a plain callable,
+the general kernel: batching alone, the row with the goal), and batched input-space IG / batched IG with the shortcut
+(the shortcut alone, reported).
 """
 from __future__ import annotations
 
@@ -46,15 +51,28 @@ def measure(name: str, model, n: int, steps: int, repeats: int) -> list[dict]:
     batched = integrated_gradients(model, x, target=target, steps=steps)
     looped = loop(x, target)
     rel = float(np.abs(batched - looped).max() / max(np.abs(looped).max(), 1e-30))
-    timings = common.interleaved({"batched": lambda: integrated_gradients(model, x, target=target, steps=steps),
-                                  "loop": lambda: loop(x, target)}, repeats=repeats, warmup=0, min_time=0.3)
-    speedup = common.ratio(timings, "loop", "batched")
-    return [common.row("2", f"per-example loop / batched IG, {name}, N={n}, m={steps}", speedup, f">= {GOAL_SPEEDUP:g}",
-                       speedup >= GOAL_SPEEDUP, f"loop {timings['loop']['median']:.3g} s, batched "
-                       f"{timings['batched']['median']:.3g} s; CPU-time ratio "
-                       f"{common.ratio(timings, 'loop', 'batched', cpu=True):.2f}", model=name, n=n),
-            common.row("2", f"max relative difference loop vs batched, {name}", rel, f"<= {GOAL_REL:g}", rel <= GOAL_REL,
-                       "same attributions", model=name, n=n)]
+    fns = {"batched": lambda: integrated_gradients(model, x, target=target, steps=steps), "loop": lambda: loop(x, target)}
+    shortcut = name == "one_layer"
+    if shortcut:  # the same model as a plain callable: the general (input-space) kernel, batched
+        general = lambda z: model(z, training=False)
+        fns["general"] = lambda: integrated_gradients(general, x, target=target, steps=steps)
+    timings = common.interleaved(fns, repeats=repeats, warmup=0, min_time=0.3)
+    base = "general" if shortcut else "batched"
+    speedup = common.ratio(timings, "loop", base)
+    rows = [common.row("2", f"per-example loop / batched IG, both in input space, {name}, N={n}, m={steps}", speedup,
+                       f">= {GOAL_SPEEDUP:g}", speedup >= GOAL_SPEEDUP, f"numerator: loop {timings['loop']['median']:.3g} s; "
+                       f"denominator: batched {'general kernel ' if shortcut else ''}{timings[base]['median']:.3g} s; "
+                       f"CPU-time ratio {common.ratio(timings, 'loop', base, cpu=True):.2f}"
+                       + ("" if speedup >= GOAL_SPEEDUP or shortcut else "; misses the goal: each of the loop's calls "
+                          f"already holds {steps + 1} path points of a CNN, enough work to keep the cores busy, so "
+                          "batching examples saves only the per-call overhead"), model=name, n=n)]
+    if shortcut:
+        r = common.ratio(timings, "general", "batched")
+        rows.append(common.row("2", f"batched IG in input space / batched IG with the Dense shortcut, {name}", r, "report",
+                               None, "the shortcut alone (same batching on both sides)", model=name, n=n))
+    rows.append(common.row("2", f"max relative difference loop vs batched, {name}", rel, f"<= {GOAL_REL:g}",
+                           rel <= GOAL_REL, "same attributions", model=name, n=n))
+    return rows
 
 
 def run(n_cnn: int = 32, n_linear: int = 256, steps: int = 50, repeats: int = 3, cnn: bool = True) -> list[dict]:

@@ -2,7 +2,10 @@
 
 F(x) = sigmoid(<w, x>) on d features, zero baseline. The closed form costs O(n d) (two dot products and a scaling);
 the numerical rule costs m + 1 forward-backward passes. Agreement is checked against the Riemann error of the rule,
-estimated by Richardson: |IG_m - IG_exact| ~ 4/3 |IG_m - IG_2m| for the trapezoid rule. Goal: speed-up >= 50x.
+estimated by Richardson: |IG_m - IG_exact| ~ 4/3 |IG_m - IG_2m| for the trapezoid rule. Goal: speed-up >= 50x,
+against the path a user gets (`integrated_gradients` of the Keras model, which takes the Dense shortcut); the general
+input-space kernel (the model wrapped in a plain callable) is reported beside it. The inputs are scaled so that the
+pre-activations <w, x> reach the curved part of the sigmoid (their range is printed).
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ def run(n: int = 256, d: int = 784, steps: int = 50, repeats: int = 12) -> list[
     model = models(d=d, cnn=False)["one_layer"]
     w = model.get_layer("logit").kernel.numpy()[:, 0].astype(np.float64)
     x, _ = inputs(model, n, seed=2)
-    x = x * 0.2  # keep <w, x> in the curved part of the sigmoid
+    x = x * 4.0  # so that <w, x> reaches where the sigmoid bends (|z| of a few units), not only its linear middle
+    z = np.abs(x @ w)
     exact = linear_ig(x, None, w, "sigmoid")
     numeric = integrated_gradients(model, x, steps=steps)
     finer = integrated_gradients(model, x, steps=2 * steps)
@@ -34,13 +38,18 @@ def run(n: int = 256, d: int = 784, steps: int = 50, repeats: int = 12) -> list[
                                   "numeric": lambda: integrated_gradients(general, x, steps=steps),
                                   "dense": lambda: integrated_gradients(model, x, steps=steps)},
                                  repeats=repeats, warmup=1, min_time=0.2)
-    speedup = common.ratio(timings, "numeric", "closed")
     dense = common.ratio(timings, "dense", "closed")
-    return [common.row("3", f"numerical IG (m={steps}, general kernel) / closed form (Lemma 4.1), n={n}, d={d}", speedup,
-                       f">= {GOAL:g}", speedup >= GOAL, f"closed {timings['closed']['median'] * 1e3:.3g} ms, numeric "
-                       f"{timings['numeric']['median'] * 1e3:.3g} ms"),
-            common.row("3", f"numerical IG (m={steps}, Dense pre-activation path) / closed form", dense, "report", None,
-                       f"the engine's path for a Keras model starting with Dense: {timings['dense']['median'] * 1e3:.3g} ms"),
+    general = common.ratio(timings, "numeric", "closed")
+    reason = ("" if dense >= GOAL else "; misses the goal because the user's path is no longer the m + 1 passes the "
+              "goal was set against: the Dense shortcut is itself O(n d + n m), so what is left is its chunked, "
+              "compiled calls against two NumPy products (see target 1)")
+    return [common.row("3", f"numerical IG (m={steps}, the default path: Dense shortcut) / closed form (Lemma 4.1), "
+                       f"n={n}, d={d}", dense, f">= {GOAL:g}", dense >= GOAL,
+                       f"numerator: integrated_gradients(model) {timings['dense']['median'] * 1e3:.3g} ms; denominator: "
+                       f"linear_ig {timings['closed']['median'] * 1e3:.3g} ms; |<w, x>| from {z.min():.2f} to "
+                       f"{z.max():.2f}{reason}"),
+            common.row("3", f"numerical IG (m={steps}, general input-space kernel) / closed form", general, "report",
+                       None, f"the model wrapped in a plain callable: {timings['numeric']['median'] * 1e3:.3g} ms"),
             common.row("3", "max |numeric - closed| / Riemann error estimate", error / riemann, "<= 1",
                        error <= riemann, f"error {error:.2e}, estimate {riemann:.2e}")]
 

@@ -190,12 +190,14 @@ def machine_info() -> dict:
 def code() -> dict:
     """{name: hash} of the code the benchmarks measure: the advex_lit modules the benchmark scripts import (with their
     advex_lit imports, transitively, as for experiment records) and the scripts themselves (normalized source). Only
-    the scripts `run_all.py` runs count: the GPU smoke and the lab timer are measurements of their own."""
+    the scripts `run_all.py` runs count (with the peer worker of target 8): the GPU smoke and the lab timer are
+    measurements of their own."""
     from advex_lit.experiments import code_modules, package_imports, source_hash
-    scripts = sorted(p for p in Path(__file__).resolve().parent.glob("*.py")
-                     if p.name.startswith("bench_") or p.name in ("common.py", "run_all.py"))
+    here = Path(__file__).resolve().parent
+    scripts = sorted([p for p in here.glob("*.py") if p.name.startswith("bench_") or p.name in ("common.py", "run_all.py")]
+                     + list(here.glob("peers/*.py")))  # the peer worker times the peers' side of target 8
     modules = set().union(*(package_imports(p.read_text(), relative=False) for p in scripts))
-    scripts_hashes = {f"benchmarks/{p.name}": source_hash(p.read_text()) for p in scripts}
+    scripts_hashes = {f"benchmarks/{p.relative_to(here).as_posix()}": source_hash(p.read_text()) for p in scripts}
     return dict(sorted({**code_modules(sorted(modules)), **scripts_hashes}.items()))
 
 
