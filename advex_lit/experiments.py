@@ -39,7 +39,7 @@ __all__ = ['PROFILES', 'BOOKKEEPING_MODULES', 'CLAIM_LEASE', 'EXECUTORS', 'EXPER
            'this_process', 'read_claim', 'claim_alive', 'claim_heartbeat', 'claim_run', 'release_claim',
            'remove_dead_claims', 'select_runs', 'run_progress', 'run_experiment', 'parse_executor', 'sweep_worker',
            'run_sweep', 'load_records', 'side_by_side', 'ExperimentReport', 'stale_mask', 'changed_modules',
-           'experiment_report', 'staleness_text', 'provenance_line']
+           'experiment_report', 'progress_note', 'staleness_text', 'provenance_line']
 
 # %% ../nbs/11_experiments.ipynb 6
 PROFILES = ("quick", "cpu", "full")
@@ -782,10 +782,17 @@ class ExperimentReport:
     unknown: int = 0
     changed_modules: list = field(default_factory=list)
     commits: list = field(default_factory=list)
+    runs_done: int = 0
+    runs_planned: int = 0
 
     @property
     def n_records(self) -> int:
         return len(self.records)
+
+    @property
+    def complete(self) -> bool:
+        "Every planned run of the profile has a record (verdicts are judged only then)."
+        return self.runs_done >= self.runs_planned
 
 def stale_mask(records: pd.DataFrame, current: str) -> pd.Series:
     "True for each record whose code hash differs from current, or that names no code hash (unknown provenance)."
@@ -801,8 +808,11 @@ def changed_modules(records: pd.DataFrame, current: dict) -> list:
     return sorted(changed)
 
 def experiment_report(name: str, out, profile: str) -> ExperimentReport:
-    "Table, verdicts and provenance (stale records counted) of experiment name from the records under out."
+    """Table, verdicts and provenance (stale records counted) of experiment name from the records under out.
+    Verdicts are judged only when every planned run of the profile has a record: a claim judged on part of a sweep
+    (some seeds, one end of a curve) is a different test from the registered one (see `progress_note`)."""
     exp = get_experiment(name)
+    done, planned = run_progress(name, profile, out)
     df = load_records(out, experiment=name, profile=profile, missing_ok=True)
     modules = experiment_code(exp)
     current = combine_hashes(modules)
@@ -810,7 +820,7 @@ def experiment_report(name: str, out, profile: str) -> ExperimentReport:
     stale, unknown, changed = 0, 0, []
     if len(df):
         table = exp.table(df, profile) if exp.table is not None else df
-        verdicts = list(exp.verdicts(df)) if exp.verdicts is not None else []
+        verdicts = list(exp.verdicts(df)) if exp.verdicts is not None and done >= planned else []
         mask = stale_mask(df, current)
         stale, unknown = int(mask.sum()), int(df["code_hash"].map(lambda h: not isinstance(h, str)).sum())
         changed = changed_modules(df[mask], modules)
@@ -818,7 +828,14 @@ def experiment_report(name: str, out, profile: str) -> ExperimentReport:
     dates = (min(df["date"]), max(df["date"])) if len(df) else (None, None)
     commits = sorted({c for c in df["commit"] if isinstance(c, str)}) if len(df) else []
     return ExperimentReport(name, exp.title, exp.paper, profile, df, table, verdicts or [], hardware, dates,
-                            current, stale, unknown, changed, commits)
+                            current, stale, unknown, changed, commits, done, planned)
+
+def progress_note(rep: ExperimentReport) -> str | None:
+    "A line for a report whose sweep is incomplete: runs recorded of planned, and that its verdicts wait; else None."
+    if rep.complete: return None
+    return (f"*`{rep.name}`: {rep.runs_done} of {rep.runs_planned} {rep.profile} runs have a record; the others are "
+            "still being computed (`make cpu-evidence` for the cpu profile). The table uses the records there are; the "
+            "verdicts wait for the complete sweep.*")
 
 def staleness_text(rep: ExperimentReport) -> str:
     "How current the records of a report are, in words."

@@ -251,6 +251,19 @@ def test_side_by_side():
         side_by_side(ours, [1, 2], on=["dataset"])
 
 
+def test_verdicts_wait_for_the_complete_sweep(tiny, tmp_path):
+    judged = []
+    tiny.verdicts = lambda df: judged.append(len(df)) or _verdicts(df)
+    run_experiment(NAME, "quick", tmp_path, only="synthetic:a", progress=False)
+    rep = experiment_report(NAME, tmp_path, "quick")
+    assert (rep.runs_done, rep.runs_planned, rep.complete) == (4, 8, False)
+    assert rep.verdicts == [] and judged == [] and rep.table is not None  # the table shows what there is
+    assert "4 of 8 quick runs have a record" in E.progress_note(rep) and "verdicts wait" in E.progress_note(rep)
+    run_experiment(NAME, "quick", tmp_path, progress=False)
+    rep = experiment_report(NAME, tmp_path, "quick")
+    assert rep.complete and E.progress_note(rep) is None and judged == [8] and rep.verdicts == ["error shrinks: holds"]
+
+
 def test_report_on_tiny(tiny, tmp_path):
     run_experiment(NAME, "quick", tmp_path, progress=False)
     rep = experiment_report(NAME, tmp_path, "quick")
