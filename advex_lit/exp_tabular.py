@@ -487,7 +487,7 @@ FEAT_INDEP = register_experiment(Experiment(
     feat_indep_runs, feat_indep_execute, table=feat_indep_table, verdicts=feat_indep_verdicts,
     description="one-layer model without bias, SGD lr 0.05, batch 32, logistic loss, closed-form adversary"))
 
-# %% ../nbs/12_tabular.ipynb 44
+# %% ../nbs/12_tabular.ipynb 46
 def penalty_expansion(x, y, w, b: float, eps: float) -> dict:
     """Mean closed-form adversarial logistic loss of the model (w, b) on (x, y), against its expansion in t = eps ||w||_1.
 
