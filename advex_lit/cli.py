@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import exp_tabular, exp_images, exp_robust  # noqa: F401  (importing registers their experiments)
-from .experiments import (PROFILES, experiment_report, get_experiment, list_experiments,
+from .experiments import (PROFILES, experiment_report, get_experiment, list_experiments, progress_note,
                                    provenance_line, registered_names, results_dir, run_experiment, run_sweep, select_runs)
 from .verdicts import OUTCOMES
 
@@ -116,7 +116,8 @@ def verdict_counts(verdicts: list) -> dict:
 def glance_table(reps: list) -> pd.DataFrame:
     "One row per report: runs, claims judged and their outcomes, stale records."
     return pd.DataFrame([{"experiment": r.name, "paper": r.paper, "profile": r.profile, "runs": r.n_records,
-                          "claims": len(r.verdicts), **verdict_counts(r.verdicts), "stale records": r.stale} for r in reps])
+                          "runs planned": r.runs_planned, "claims": len(r.verdicts), **verdict_counts(r.verdicts),
+                          "stale records": r.stale} for r in reps])
 
 def report_markdown(out=None, names=None, profiles=None, reps=None) -> str:
     "The whole report as Markdown (reps: ExperimentReports already made by report_sections)."
@@ -133,6 +134,7 @@ def report_markdown(out=None, names=None, profiles=None, reps=None) -> str:
                          "`advex-lit reproduce` after deleting them.\n")
     for rep in reps:
         parts.append(f"\n## {rep.title} [{rep.profile}]\n\n`{rep.name}`, {rep.paper}. {provenance_line(rep)}.\n")
+        if progress_note(rep): parts.append(progress_note(rep) + "\n")
         if rep.table is not None: parts.append(frame_to_markdown(rep.table) + "\n")
         if rep.verdicts: parts.append("\nVerdicts:\n\n" + "\n".join(f"- {v}" for v in rep.verdicts) + "\n")
     return "\n".join(parts)
