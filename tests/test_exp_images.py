@@ -71,6 +71,39 @@ def test_full_profile_has_the_papers_settings():
     assert ei.image_params("full", "mnist", "l1")["l1_lambda"] == pytest.approx(0.01 / 50)
     assert ei.image_params("full", "cifar10", "adversarial")["eps"] == pytest.approx(1 / 255)
     assert ei.image_params("full", "fashion_mnist", "natural")["epochs"] == 21
+    c = ei.image_params("full", "cifar10", "natural")
+    assert (c["learning_rate"], c["lr_schedule"], c["l2_coupled"]) == (0.1, ((40_000, 0.01), (60_000, 0.001)), 2e-4)
+    assert "weight_decay" not in c  # the paper's decay is coupled into the loss, not Keras's decoupled one
+    assert ei.training_steps(c, 50_000) == 180 * 391
+
+
+def test_icml_settings_beside_the_paper_state_every_difference():
+    t = ei.icml_settings_vs_paper()
+    assert t[~t["same"] & (t["note"] == "")].empty
+    assert set(t.loc[~t["same"], "setting"]) == {"steps"}  # only whole epochs differ; rates, schedules, decay are the paper's
+    row = t[(t["dataset"] == "cifar10") & (t["method"] == "adversarial") & (t["setting"] == "lr_schedule")].iloc[0]
+    assert row["same"] and row["ours"] == ((40_000, 0.01), (60_000, 0.001))
+    # a wrong value in our settings shows up as an unexplained difference
+    wrong = ei.settings_vs_paper({("mnist", "natural"): {"learning_rate": 1e-3}}, lambda d, m: ei.image_params("full", d, m))
+    assert not wrong["same"].iloc[0] and wrong["note"].iloc[0] == ""
+
+
+def test_augmented_data_params_name_a_different_model():
+    run = [r for r in ei.table1_images_runs("quick") if r.method == "natural" and r.dataset == "mnist_5k"][0]
+    other = Run.make(run.experiment, run.dataset, run.model, run.method, {**run.param_dict, "augment_per_class": 500})
+    assert ei.ModelSpec.of(other) != ei.ModelSpec.of(run)
+    assert {"augment_per_class", "normalize_brightness"} <= ei.TRAIN_KEYS and "limit_test" not in ei.TRAIN_KEYS
+    splits = ei.image_splits("synthetic:gtsrb", 60, 20, augment_per_class=30, normalize_brightness=True)
+    counts = np.bincount(splits.y_train)
+    assert (counts[counts > 0] == 30).all() and splits.x_test.shape[0] == 20
+    assert np.allclose(splits.x_test.reshape(20, -1).max(axis=1), 1) and np.allclose(splits.x_test.reshape(20, -1).min(axis=1), 0)
+
+
+def test_schedules_survive_the_json_round_trip_of_a_run():
+    run = [r for r in ei.table1_images_runs("full") if r.dataset == "cifar10"][0]
+    config = ei.train_config(run.method, run.param_dict)
+    assert config.lr_schedule == ((40_000, 0.01), (60_000, 0.001)) and config.l2_coupled == 2e-4
+    hash(ei.ModelSpec.of(run))  # lists from JSON are made hashable
 
 
 def test_settings_errors_and_model_spec_sharing():

@@ -85,7 +85,23 @@ def test_full_profile_has_the_papers_settings():
     assert [r.param_dict["m_grad"] for r in er.table3_runs("full")] == list(range(10, 101, 10))
     assert {r.method for r in er.table4_runs("full")} == {"natural", "adversarial", "ig_sum_norm"}
     with pytest.raises(ValueError, match="method"): er.robust_params("full", "mnist", "l1")
+    assert (p["pgd_steps"], p["pgd_step_size"]) == (100, 0.01) and er.robust_params("full", "mnist", "natural")["epochs"] == 21
+    assert (g["pgd_steps"], g["learning_rate"], g["lr_schedule"], g["l2_coupled"]) == (40, 1e-5, ((500, 1e-4), (60_000, 1e-5)), 2e-4)
+    assert er.robust_params("full", "gtsrb", "ig_norm")["learning_rate"] == 1e-6
+    assert (g["augment_per_class"], g["normalize_brightness"]) == (10_000, True)
+    f = er.robust_params("full", "flowers17", "adversarial")
+    assert (f["learning_rate"], f["lr_schedule"], f["augment_per_class"], f["epochs"]) == (1e-3, ((60_000, 1e-4),), 1000, 66)
     with pytest.raises(ValueError, match="dataset"): er.robust_params("quick", "mnist", "natural")
+
+
+def test_neurips_settings_beside_the_paper_state_every_difference():
+    t = er.neurips_settings_vs_paper()
+    assert t[~t["same"] & (t["note"] == "")].empty
+    assert set(t.loc[~t["same"], "setting"]) == {"steps", "lr_schedule"}
+    steps = t[t["setting"] == "steps"].set_index(["dataset", "method"])["ours"]
+    assert steps[("gtsrb", "ig_norm")] == 10 * 6719 and steps[("flowers17", "natural")] == 66 * 1063
+    assert steps[("mnist", "natural")] == 21 * 1200 and steps[("mnist", "adversarial")] == 84 * 1200
+    assert len(t) > 200 and t["same"].mean() > 0.9
 
 
 def test_tables_share_models():

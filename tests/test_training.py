@@ -17,7 +17,9 @@ from advex_lit.models import logistic_regression, small_cnn
 from advex_lit.stable import stable_ig_loss
 from advex_lit.training import (CHECKPOINT_FILE, METHODS, TrainConfig, accuracy, attribution_table, epoch_eps, l1_penalty,
                                 loss_integrated_gradients, make_attack, make_objective, mean_loss, pgd_accuracy,
-                                roc_auc, train, validate_config)
+                                roc_auc, train, validate_config, make_optimizer, l2_penalty)
+from advex_lit.training import checkpoint_fingerprint
+from dataclasses import replace
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +173,65 @@ def test_resume_reproduces_uninterrupted_run(digits, tmp_path):
         train(fresh(), "adversarial", data, config, seed=8, checkpoint_dir=folder)
 
 
+def test_learning_rate_schedule_changes_the_rate_at_its_steps():
+    "GTSRB's IG-NORM schedule of the NeurIPS paper: 1e-6, then 1e-4 from step 500, then 1e-5 from step 60,000."
+    optimizer = make_optimizer(TrainConfig(optimizer="momentum", learning_rate=1e-6,
+                                           lr_schedule=((500, 1e-4), (60_000, 1e-5))))
+    rates = []
+    for step in (0, 499, 500, 59_999, 60_000):
+        optimizer.iterations.assign(step)
+        rates.append(float(to_numpy(optimizer.learning_rate)))
+    np.testing.assert_allclose(rates, [1e-6, 1e-6, 1e-4, 1e-4, 1e-5], rtol=1e-6)
+    assert float(make_optimizer(TrainConfig(learning_rate=3e-3)).learning_rate) == pytest.approx(3e-3)
+
+
+def test_schedule_resumes_from_a_checkpoint(digits, tmp_path):
+    "A schedule whose rate drops inside epoch 2 gives the same weights straight through and resumed after epoch 1."
+    config = _config(epochs=2, optimizer="momentum", learning_rate=0.05, lr_schedule=((4, 0.005),), l2_coupled=1e-3)
+    data = (digits.x_train[:150], digits.y_train[:150])  # 3 batches an epoch: the drop at step 4 is in epoch 2
+    def fresh():
+        keras.utils.set_random_seed(3)
+        return small_cnn((8, 8, 1), 10, width=4)
+    straight, _ = train(fresh(), "natural", data, config, seed=1)
+    folder = tmp_path / "ckpt"
+    train(fresh(), "natural", data, TrainConfig(**{**asdict(config), "epochs": 1}), seed=1, checkpoint_dir=folder)
+    resumed, _ = train(fresh(), "natural", data, config, seed=1, checkpoint_dir=folder)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    constant, _ = train(fresh(), "natural", data, replace(config, lr_schedule=None), seed=1)
+    assert not all(np.array_equal(a, b) for a, b in zip(straight.get_weights(), constant.get_weights()))
+
+
+def test_coupled_l2_adds_half_the_squared_kernel_norm_and_its_gradient():
+    "objective + wd * sum(W**2) / 2 over kernels (biases excluded); its weight gradient grows by wd * W."
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(3)])
+    for v in model.trainable_variables: v.assign(np.random.default_rng(1).normal(size=v.shape).astype("float32"))
+    x = np.random.default_rng(2).normal(size=(6, 5)).astype("float32")
+    y = np.array([0, 1, 2, 0, 1, 2], "int32")
+    wd = 0.05
+    plain = make_objective("natural", TrainConfig())
+    coupled = make_objective("natural", TrainConfig(l2_coupled=wd))
+    kernels = [to_numpy(v) for v in model.trainable_variables if v.path.endswith("kernel")]
+    expected = wd * sum(float(np.sum(k.astype(np.float64) ** 2)) for k in kernels) / 2
+    assert float(to_numpy(l2_penalty(model))) * wd == pytest.approx(expected, rel=1e-6)
+    gap = float(to_numpy(coupled(model, x, x, y))) - float(to_numpy(plain(model, x, x, y)))
+    assert gap == pytest.approx(expected, rel=1e-5)
+    _, g_plain = value_and_weight_gradient(model, lambda: plain(model, x, x, y))
+    _, g_coupled = value_and_weight_gradient(model, lambda: coupled(model, x, x, y))
+    for v, a, b in zip(model.trainable_variables, g_plain, g_coupled):
+        extra = wd * to_numpy(v) if v.path.endswith("kernel") else 0.0
+        np.testing.assert_allclose(to_numpy(b) - to_numpy(a), extra, atol=1e-6)
+
+
+def test_checkpoint_fingerprint_leaves_out_the_later_fields_at_their_defaults():
+    "Checkpoints written before lr_schedule and l2_coupled existed still resume: those fields appear only when set."
+    plain = checkpoint_fingerprint("natural", TrainConfig(), 0)
+    assert "lr_schedule" not in plain and "l2_coupled" not in plain and "learning_rate" in plain
+    set_ = checkpoint_fingerprint("natural", TrainConfig(l2_coupled=2e-4, lr_schedule=((500, 1e-3),)), 0)
+    assert set_["l2_coupled"] == 2e-4 and set_["lr_schedule"] == ((500, 1e-3),)
+
+
 def test_resume_restores_dropout_randomness(digits, tmp_path):
     "A model with a random layer resumes bit-identically: the checkpoint holds the layers' seed-generator states."
     config = _config(epochs=3)
@@ -248,6 +309,11 @@ def test_eps_warmup_schedule_and_training(digits):
     ("adversarial", TrainConfig(eps=0.1, attack_steps=3, attack_step_size=0.1, eps_warmup_epochs=-1), "eps_warmup_epochs"),
     ("stable_ig", TrainConfig(eps=0.1, eps_warmup_epochs=2), "eps_warmup_epochs"),
     ("natural", TrainConfig(eps_warmup_epochs=1), "eps_warmup_epochs"),
+    ("natural", TrainConfig(l2_coupled=-2e-4), "l2_coupled"),
+    ("natural", TrainConfig(lr_schedule=((0, 1e-3),)), "lr_schedule"),
+    ("natural", TrainConfig(lr_schedule=((500, 1e-3), (400, 1e-4))), "lr_schedule"),
+    ("natural", TrainConfig(lr_schedule=((500, 0.0),)), "lr_schedule"),
+    ("natural", TrainConfig(lr_schedule=(500, 1e-3)), "lr_schedule"),
 ])
 def test_invalid_configs_raise_before_work(method, config, field, tmp_path):
     model = logistic_regression(4)
