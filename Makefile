@@ -102,7 +102,7 @@ fuzz: venv data
 # Image and robust-attribution experiments first, in the order their models are shared; run it under nohup.
 CPU_EXPERIMENTS := table1_images fig2 fig1 fig3 table2 robust_maps table4 table3 table1_tabular app_i feat_indep tabular_variants
 cpu-evidence: venv data export
-	for n in $(CPU_EXPERIMENTS); do $(BIN)/advex-lit reproduce $$n --profile cpu; done
+	for n in $(CPU_EXPERIMENTS); do $(BIN)/advex-lit reproduce $$n --profile cpu --rerun-stale; done
 
 bench: venv data bench-peers
 	$(BIN)/python benchmarks/run_all.py
@@ -111,8 +111,10 @@ bench: venv data bench-peers
 # pins differ from ours; a peer's --no-deps packages (xplique pins a CUDA TensorFlow) are listed in nodeps-<peer>.txt.
 PEER_VENVS := .venv-peers
 PEERS := xplique captum art
+PEER_STAMPS := $(foreach p,$(PEERS),$(PEER_VENVS)/$(p)/.installed)
 .PHONY: bench-peers
-bench-peers: $(foreach p,$(PEERS),$(PEER_VENVS)/$(p)/.installed)
+bench-peers:  # the three venvs install side by side (a sub-make with one job per peer): most of it is unpacking
+	$(MAKE) --no-print-directory -j $(words $(PEERS)) $(PEER_STAMPS)
 
 $(PEER_VENVS)/%/.installed: benchmarks/peers/requirements-%.txt
 	test -x $(PEER_VENVS)/$*/bin/python || $(PYTHON) -m venv $(PEER_VENVS)/$*

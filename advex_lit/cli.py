@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -13,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 from . import exp_tabular, exp_images, exp_robust  # noqa: F401  (importing registers their experiments)
-from .experiments import (PROFILES, experiment_report, get_experiment, list_experiments, progress_note,
-                                   provenance_line, registered_names, results_dir, run_experiment, run_sweep, select_runs)
+from .experiments import (PROFILES, experiment_code_hash, experiment_report, get_experiment, list_experiments,
+                                   progress_note, provenance_line, record_path, registered_names, results_dir,
+                                   run_experiment, run_sweep, select_runs)
 from .verdicts import OUTCOMES
 
 # %% auto 0
 __all__ = ['REPORT_HEADER', 'resolve_names', 'frame_to_markdown', 'registration_order', 'report_sections', 'verdict_counts',
-           'glance_table', 'report_markdown', 'slurm_parameters', 'main']
+           'glance_table', 'report_markdown', 'remove_stale_records', 'slurm_parameters', 'main']
 
 # %% ../nbs/15_cli.ipynb 6
 def resolve_names(name: str) -> list[str]:
@@ -151,6 +153,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--only", default=None, help="comma-separated data set names to run, e.g. mnist,cifar10")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--wait", action="store_true", help="wait for runs another process is computing instead of skipping them")
+    r.add_argument("--rerun-stale", action="store_true",
+                   help="recompute the runs whose record was made by code that has changed since (default: keep them)")
     r.add_argument("--executor", default=None, help="run on several workers with submitit: local:N or slurm[:N] "
                                                     "(needs advex-lit[cluster]; default: this process)")
     r.add_argument("--gpus", default=None, help="with --executor local:N, N comma-separated device ids, one per worker")
@@ -179,6 +183,9 @@ def _reproduce(args) -> int:
     for n, runs in plan.items():
         print(f"{n} [{args.profile}]: {len(runs)} runs -> {out / n}" + (f" on {args.executor}" if args.executor else ""),
               flush=True)
+        if args.rerun_stale:
+            dropped = remove_stale_records(n, runs, out)
+            if dropped: print(f"{n}: {len(dropped)} stale records removed, to be recomputed", flush=True)
         if args.executor is None:
             run_experiment(n, args.profile, out, only=args.only, progress=not args.quiet, wait=args.wait)
         else:
@@ -186,6 +193,22 @@ def _reproduce(args) -> int:
         rep = experiment_report(n, out, args.profile)
         print(provenance_line(rep).replace("**", ""), *(f"  - {v}" for v in rep.verdicts), sep="\n", flush=True)
     return 0
+
+def remove_stale_records(name: str, runs: list, out) -> list:
+    """Delete the records of `runs` under `out` whose code hash differs from experiment `name`'s current code (or that
+    name none), so the next sweep recomputes them; returns their paths. A killed sweep loses nothing it had: the
+    deleted records were outdated, and the committed ones stay in version control until their successors land."""
+    current = experiment_code_hash(get_experiment(name))
+    stale = []
+    for run in runs:
+        path = record_path(out, run)
+        if not path.exists(): continue
+        try: made_by = json.loads(path.read_text()).get("provenance", {}).get("code_hash")
+        except ValueError: made_by = None  # an unreadable record is recomputed too
+        if made_by != current:
+            path.unlink()
+            stale.append(path)
+    return stale
 
 def slurm_parameters(pairs: list) -> dict:
     "--slurm KEY=VALUE options as a dict (integers converted), for `run_sweep`."

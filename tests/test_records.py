@@ -345,3 +345,24 @@ def test_a_chapter_kernels_experiment_is_hashed_as_its_exported_module():
     package = experiment_code(Experiment("t", "t", "(test)", lambda p: [], exp_tabular.table1_execute))
     kernel = experiment_code(Experiment("t", "t", "(test)", lambda p: [], kernel_execute))
     assert kernel == package and "__main__" not in kernel
+
+
+def test_reproduce_rerun_stale_recomputes_only_the_stale_records(tiny, tmp_path, monkeypatch):
+    "`reproduce --rerun-stale` replaces records made by other code, keeps current ones, and leaves none missing."
+    from advex_lit.cli import main, remove_stale_records
+    folder = tmp_path / "quick"
+    run_experiment(NAME, "quick", folder, progress=False)
+    runs = _runs("quick")
+    paths = [record_path(folder, r) for r in runs]
+    assert remove_stale_records(NAME, runs, folder) == []  # all current: nothing removed
+    old = json.loads(paths[0].read_text())
+    old["provenance"]["code_hash"] = "0" * 16  # one record made by other code
+    write_json_atomic(paths[0], old)
+    kept = paths[1].read_text()
+    assert main(["reproduce", NAME, "--profile", "quick", "--out", str(tmp_path), "--quiet"]) == 0
+    assert json.loads(paths[0].read_text())["provenance"]["code_hash"] == "0" * 16  # without the flag it stays
+    assert main(["reproduce", NAME, "--profile", "quick", "--out", str(tmp_path), "--quiet", "--rerun-stale"]) == 0
+    current = E.experiment_code_hash(E.get_experiment(NAME))
+    assert all(json.loads(p.read_text())["provenance"]["code_hash"] == current for p in paths)
+    assert paths[1].read_text() == kept  # a current record is not rewritten
+    assert experiment_report(NAME, folder, "quick").stale == 0
