@@ -150,17 +150,27 @@ def test_ig_norm_attack_increases_attribution_term(digits):
     assert size(x_star) > size(rand)
 
 
+def _fresh_cnn(model_seed: int):
+    "A small CNN whose initial weights come from model_seed."
+    keras.utils.set_random_seed(model_seed)
+    return small_cnn((8, 8, 1), 10, width=4)
+
+
+def _straight_and_resumed(method, data, config, seed, model_seed, folder):
+    "(model, history) trained straight through, and again resumed from a checkpoint written after epoch 1."
+    straight = train(_fresh_cnn(model_seed), method, data, config, seed=seed)
+    train(_fresh_cnn(model_seed), method, data, TrainConfig(**{**asdict(config), "epochs": 1}), seed=seed,
+          checkpoint_dir=folder)
+    assert (folder / CHECKPOINT_FILE).exists() and not any(p.name.endswith(".tmp.npz") for p in folder.iterdir())
+    return straight, train(_fresh_cnn(model_seed), method, data, config, seed=seed, checkpoint_dir=folder)
+
+
 def test_resume_reproduces_uninterrupted_run(digits, tmp_path):
     config = _config(epochs=3, eps=0.1, attack_steps=2, attack_step_size=0.05)
     data = (digits.x_train[:150], digits.y_train[:150])
-    def fresh():
-        keras.utils.set_random_seed(5)
-        return small_cnn((8, 8, 1), 10, width=4)
-    straight, h1 = train(fresh(), "adversarial", data, config, seed=7)
+    fresh = lambda: _fresh_cnn(5)
     folder = tmp_path / "ckpt"
-    train(fresh(), "adversarial", data, TrainConfig(**{**asdict(config), "epochs": 1}), seed=7, checkpoint_dir=folder)
-    assert (folder / CHECKPOINT_FILE).exists() and not any(p.name.endswith(".tmp.npz") for p in folder.iterdir())
-    resumed, h2 = train(fresh(), "adversarial", data, config, seed=7, checkpoint_dir=folder)
+    (straight, h1), (resumed, h2) = _straight_and_resumed("adversarial", data, config, 7, 5, folder)
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert h1["batch_loss"] == h2["batch_loss"] and h2["epoch"] == [1, 2, 3]
@@ -189,16 +199,10 @@ def test_schedule_resumes_from_a_checkpoint(digits, tmp_path):
     "A schedule whose rate drops inside epoch 2 gives the same weights straight through and resumed after epoch 1."
     config = _config(epochs=2, optimizer="momentum", learning_rate=0.05, lr_schedule=((4, 0.005),), l2_coupled=1e-3)
     data = (digits.x_train[:150], digits.y_train[:150])  # 3 batches an epoch: the drop at step 4 is in epoch 2
-    def fresh():
-        keras.utils.set_random_seed(3)
-        return small_cnn((8, 8, 1), 10, width=4)
-    straight, _ = train(fresh(), "natural", data, config, seed=1)
-    folder = tmp_path / "ckpt"
-    train(fresh(), "natural", data, TrainConfig(**{**asdict(config), "epochs": 1}), seed=1, checkpoint_dir=folder)
-    resumed, _ = train(fresh(), "natural", data, config, seed=1, checkpoint_dir=folder)
+    (straight, _), (resumed, _) = _straight_and_resumed("natural", data, config, 1, 3, tmp_path / "ckpt")
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
-    constant, _ = train(fresh(), "natural", data, replace(config, lr_schedule=None), seed=1)
+    constant, _ = train(_fresh_cnn(3), "natural", data, replace(config, lr_schedule=None), seed=1)
     assert not all(np.array_equal(a, b) for a, b in zip(straight.get_weights(), constant.get_weights()))
 
 
