@@ -14,15 +14,17 @@ from .exp_images import (IMAGE_SETTINGS, ModelSpec, data_label, rounded, run_spl
                                   trained_model)
 from .experiments import Experiment, Run, RunContext, register_experiment, side_by_side
 from .training import accuracy
-from .verdicts import Claim, curve, judge_claims, per_seed
+from .verdicts import Claim, Difference, bootstrap_interval, curve, judge_claims, per_seed
 
 # %% auto 0
 __all__ = ['ROBUST_METHODS', 'APPROACH', 'ROBUST_SETTINGS', 'ROBUST_PAPER_NAME', 'NEURIPS_FULL_PAPER', 'NEURIPS_FULL_NOTES',
            'ROBUST_METRIC', 'CLAIM_METHOD', 'TABLE2_PAPER', 'TABLE2', 'TABLE3_PAPER', 'TABLE3_DATASET', 'TABLE3',
-           'TABLE4_PAPER', 'TABLE4', 'N_MAPS', 'ROBUST_MAPS', 'gradient_map', 'ifia_gradient', 'robust_params',
+           'REG_GRID', 'REG_PARAM', 'BOTH_METHODS', 'REG_SEARCH_PLAN', 'PAPER_DATASET', 'REG_SEARCH', 'TABLE4_PAPER',
+           'TABLE4', 'N_MAPS', 'ROBUST_MAPS', 'gradient_map', 'ifia_gradient', 'robust_params',
            'neurips_settings_vs_paper', 'pgd_correct', 'robust_execute', 'robust_rows', 'robust_inputs',
            'table2_verdicts', 'table4_verdicts', 'table2_runs', 'table2_execute', 'table3_runs', 'table3_table',
-           'table3_inputs', 'table3_verdicts', 'table4_runs', 'table4_execute', 'robust_maps_runs', 'channel_summed_ig',
+           'table3_inputs', 'table3_verdicts', 'reg_search_runs', 'paper_choice', 'regularizer_value', 'selected_value',
+           'reg_search_table', 'table4_runs', 'table4_execute', 'robust_maps_runs', 'channel_summed_ig',
            'robust_maps_execute', 'robust_maps_table', 'robust_maps_inputs']
 
 # %% ../nbs/14_robust.ipynb 7
@@ -317,6 +319,69 @@ TABLE3 = register_experiment(Experiment(
     description="IG-NORM with lambda = 1 over a grid of m (Riemann steps of IG in the gradient step)"))
 
 # %% ../nbs/14_robust.ipynb 27
+REG_GRID = (1.0, 0.1, 0.01)  # NeurIPS App. C.3: the lambda (IG-NORM) and beta (IG-SUM-NORM) values tried
+REG_PARAM = {"ig_norm": "ig_lambda", "ig_sum_norm": "ig_beta"}
+BOTH_METHODS = tuple(REG_PARAM)
+REG_SEARCH_PLAN = {"quick": {"mnist_5k": ("ig_norm",)}, "cpu": {},  # {data set: methods searched}
+                   "full": {d: BOTH_METHODS for d in ("mnist", "fashion_mnist", "gtsrb", "flowers17")}}
+PAPER_DATASET = {"mnist_5k": "mnist", "synthetic:gtsrb": "gtsrb", "synthetic:flowers17": "flowers17"}
+
+def reg_search_runs(profile: str) -> list:
+    "IG-NORM at every lambda and IG-SUM-NORM at every beta of App. C.3's grid (the methods of the profile's plan), else Table 2."
+    if profile not in REG_SEARCH_PLAN:
+        raise ValueError(f"`profile` must be one of {tuple(REG_SEARCH_PLAN)}, got {profile!r}")
+    return [_robust_run("reg_search", profile, d, method, **{REG_PARAM[method]: value})
+            for d, methods in REG_SEARCH_PLAN[profile].items() for method in methods for value in REG_GRID]
+
+def paper_choice(dataset: str, method: str) -> float:
+    "The lambda (IG-NORM) or beta (IG-SUM-NORM) the paper chose on a data set (its Table 2 setting, App. C)."
+    if method not in REG_PARAM: raise ValueError(f"`method` must be one of {tuple(REG_PARAM)}, got {method!r}")
+    key = (PAPER_DATASET.get(dataset, dataset), method)
+    if key not in NEURIPS_FULL_PAPER:
+        raise ValueError(f"`dataset` must be one of {sorted({d for d, _ in NEURIPS_FULL_PAPER} | set(PAPER_DATASET))}, got {dataset!r}")
+    return float(NEURIPS_FULL_PAPER[key][REG_PARAM[method]])
+
+def regularizer_value(record) -> float:
+    "The lambda or beta a reg_search record was trained with."
+    return float(record[REG_PARAM[record["method"]]])
+
+def selected_value(group: pd.DataFrame) -> float | None:
+    "The grid value with the highest mean Kendall tau over attacked images (None when no model was attacked)."
+    tau = group.assign(value=group.apply(regularizer_value, axis=1)).groupby("value")["kendall_tau"].mean().dropna()
+    return float(tau.idxmax()) if len(tau) else None
+
+def _gain_over_paper(group: pd.DataFrame, chosen: float, paper: float) -> str:
+    "The paired-bootstrap 95% interval of Kendall tau at the chosen value minus at the paper's value."
+    if chosen == paper: return "same value"
+    values = group.apply(regularizer_value, axis=1)
+    data = {"chosen": per_seed(group[values == chosen], "kendall_tau_per_example"),
+            "paper": per_seed(group[values == paper], "kendall_tau_per_example")}
+    if data["paper"] is None: return "paper's value not run"
+    if data["chosen"] is None or data["chosen"].shape != data["paper"].shape: return "no paired per-image taus"
+    iv = bootstrap_interval(Difference("chosen", "paper"), data)
+    return f"{iv.effect:+.4f} [{iv.low:+.4f}, {iv.high:+.4f}]"
+
+def reg_search_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
+    "Table 2's metrics at each grid value, the value the search selects and the paper's choice, per data set and method."
+    rows = []
+    for (dataset, method), g in df.groupby(["dataset", "method"], sort=True):
+        chosen, paper = selected_value(g), paper_choice(dataset, method)
+        for _, r in g.sort_values(REG_PARAM[method], ascending=False).iterrows():
+            value = regularizer_value(r)
+            rows.append({"dataset": ROBUST_PAPER_NAME.get(dataset, dataset), "data": data_label(dataset, r.get("limit_train")),
+                         "profile": profile, "approach": APPROACH[method], "weight": REG_PARAM[method][3:], "value": value,
+                         "Nat Acc %": 100 * r["natural_accuracy"], "Adv Acc %": 100 * r["pgd_accuracy"],
+                         "TopK Inter %": 100 * r["topk_intersection"], "Kendall": r["kendall_tau"], "attacked": r["n_attacked"],
+                         "selected": "yes" if value == chosen else "", "paper's choice": "yes" if value == paper else "",
+                         "tau gain over paper's value": _gain_over_paper(g, chosen, paper) if value == chosen else ""})
+    return pd.DataFrame(rows).round(4)
+
+REG_SEARCH = register_experiment(Experiment(
+    "reg_search", "NeurIPS App. C.3: lambda and beta chosen from {1, 0.1, 0.01}", "NeurIPS 2019 App. C.3",
+    reg_search_runs, table2_execute, table=reg_search_table,
+    description="IG-NORM over lambda and IG-SUM-NORM over beta; the value with the best Kendall tau is selected"))
+
+# %% ../nbs/14_robust.ipynb 31
 TABLE4_PAPER = _paper_frame([
     ["MNIST", "NATURAL", 99.17, 0.00, 16.64, 0.0107], ["MNIST", "Madry et al.", 98.40, 92.47, 47.95, 0.2524],
     ["MNIST", "IG-SUM-NORM", 98.34, 88.17, 61.67, 0.2918],
@@ -342,7 +407,7 @@ TABLE4 = register_experiment(Experiment(
     verdicts=table4_verdicts,
     description="the Table 2 models, top-k attack and scores on |gradient| maps"))
 
-# %% ../nbs/14_robust.ipynb 29
+# %% ../nbs/14_robust.ipynb 33
 N_MAPS = 4  # images shown per model
 
 def robust_maps_runs(profile: str) -> list:

@@ -12,7 +12,7 @@ from advex_lit.experiments import Run, get_experiment, run_experiment
 from advex_lit.models import small_cnn
 from advex_lit.training import TrainConfig, train
 
-EXPERIMENTS = ("table2", "table3", "table4")
+EXPERIMENTS = ("table2", "table3", "table4", "reg_search")
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,60 @@ def test_tiny_sweep_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "models").glob("*.weights.h5"))) == n_models  # Tables 3 and 4 reuse Table 2's models
     nat2 = t2[t2["method"] == "natural"].iloc[0]["natural_accuracy"]
     assert t4[t4["method"] == "natural"].iloc[0]["natural_accuracy"] == pytest.approx(nat2)
+
+
+# ---------- App. C.3: the lambda / beta search ----------
+def test_reg_search_runs_cover_the_grid_and_share_table2_models():
+    full = er.reg_search_runs("full")
+    assert len(full) == 24 and er.reg_search_runs("cpu") == []
+    values = {(r.dataset, r.method): set() for r in full}
+    for r in full: values[(r.dataset, r.method)].add(r.param_dict[er.REG_PARAM[r.method]])
+    assert all(v == set(er.REG_GRID) == {1.0, 0.1, 0.01} for v in values.values()) and len(values) == 8
+    t2 = {ei.ModelSpec.of(r).key() for r in er.table2_runs("full")}
+    shared = [r for r in full if ei.ModelSpec.of(r).key() in t2]
+    assert sorted((r.dataset, r.method, r.param_dict[er.REG_PARAM[r.method]]) for r in shared) == sorted(
+        (d, m, er.paper_choice(d, m)) for d in ("mnist", "fashion_mnist", "gtsrb", "flowers17") for m in er.REG_PARAM)
+    quick = er.reg_search_runs("quick")
+    assert [(r.dataset, r.method) for r in quick] == [("mnist_5k", "ig_norm")] * 3
+    with pytest.raises(ValueError, match="profile"): er.reg_search_runs("gpu")
+
+
+def test_paper_choice_is_table2s_setting():
+    assert [er.paper_choice(d, m) for d, m in (("mnist", "ig_norm"), ("mnist", "ig_sum_norm"), ("fashion_mnist", "ig_sum_norm"),
+                                               ("gtsrb", "ig_sum_norm"), ("flowers17", "ig_norm"), ("mnist_5k", "ig_norm"),
+                                               ("synthetic:gtsrb", "ig_norm"))] == [1.0, 0.1, 0.1, 1.0, 0.1, 1.0, 1.0]
+    with pytest.raises(ValueError, match="method"): er.paper_choice("mnist", "adversarial")
+    with pytest.raises(ValueError, match="dataset"): er.paper_choice("cifar10", "ig_norm")
+
+
+def _search_records(taus: dict, method="ig_sum_norm", dataset="fashion_mnist", seeds=(0,)):
+    rows = []
+    for seed in seeds:
+        for value, per_image in taus.items():
+            t = np.asarray(per_image, dtype=float) + 0.01 * seed
+            rows.append({"dataset": dataset, "method": method, "seed": seed, er.REG_PARAM[method]: value,
+                         "limit_train": None, "natural_accuracy": 0.9, "pgd_accuracy": 0.5, "topk_intersection": 0.6,
+                         "n_attacked": int(np.isfinite(t).sum()), "kendall_tau": float(np.nanmean(t)) if np.isfinite(t).any() else np.nan,
+                         "kendall_tau_per_example": t.tolist()})
+    import pandas as pd
+    return pd.DataFrame(rows)
+
+
+def test_selected_value_is_the_best_mean_tau_and_skips_unattacked_models():
+    df = _search_records({1.0: [0.2, 0.4], 0.1: [0.5, 0.7], 0.01: [np.nan, np.nan]}, seeds=(0, 1))
+    assert er.selected_value(df) == 0.1
+    assert er.selected_value(df[df["ig_beta"] == 0.01]) is None
+    assert er.selected_value(_search_records({1.0: [0.3], 0.1: [0.3 - 1e-9]})) == 1.0
+
+
+def test_reg_search_table_marks_selection_paper_choice_and_paired_gain():
+    taus = {1.0: [0.50, 0.60, 0.55, 0.65], 0.1: [0.40, 0.45, 0.50, 0.42], 0.01: [0.30, 0.20, 0.25, 0.35]}
+    t = er.reg_search_table(_search_records(taus), "cpu").set_index("value")
+    assert list(t.index) == [1.0, 0.1, 0.01] and (t["approach"] == "IG-SUM-NORM").all() and (t["weight"] == "beta").all()
+    assert t.loc[1.0, "selected"] == "yes" and t.loc[0.1, "paper's choice"] == "yes" and t.loc[0.01, "selected"] == ""
+    gain = np.mean(taus[1.0]) - np.mean(taus[0.1])
+    effect, interval = t.loc[1.0, "tau gain over paper's value"].split(" [")
+    low, high = (float(v) for v in interval.rstrip("]").split(", "))
+    assert float(effect) == pytest.approx(gain, abs=1e-4) and low <= gain <= high and low > 0
+    same = er.reg_search_table(_search_records({1.0: [0.1, 0.2], 0.1: [0.5, 0.6]}), "cpu").set_index("value")
+    assert same.loc[0.1, "tau gain over paper's value"] == "same value"

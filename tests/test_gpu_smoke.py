@@ -20,8 +20,9 @@ def test_gpu_smoke_runs_tiny_on_cpu_and_projects_every_image_experiment(tmp_path
     assert slice_["natural_steps_per_s"] > slice_["adversarial_steps_per_s"]  # PGD-20 costs more than a natural step
     assert {a["arch"] for a in result["architectures"]} == {"madry_cnn", "neurips_resnet", "wide_resnet"}
     rows = {r["experiment"]: r for r in result["projection"]}
-    assert set(rows) == {"table1_images", "fig1", "fig2", "fig3", "table2", "table3", "table4", "robust_maps"}
+    assert set(rows) == {"table1_images", "fig1", "fig2", "fig3", "table2", "table3", "table4", "robust_maps", "reg_search"}
     assert all(r["runs not projected"] == 0 and r["training GPU hours"] >= 0 for r in rows.values())
     for shared in ("fig1", "fig2", "table4", "robust_maps"):  # their models are Table 1's or Table 2's
         assert rows[shared]["training GPU hours"] == 0 and rows[shared]["evaluation GPU hours"] > 0
+    assert 0 < rows["reg_search"]["training GPU hours"]  # 16 of its 24 models are not Table 2's
     assert rows["table2"]["training GPU hours"] > 0 and "| table2 |" in (tmp_path / "gpu_smoke_tiny.md").read_text()

@@ -37,6 +37,7 @@ def use_tiny_settings() -> None:
     ei.FIG3_DATASETS["quick"] = ("synthetic:cifar10",)
     er.ROBUST_SETTINGS["quick"] = {"synthetic:gtsrb": tiny_robust()}
     er.TABLE3_DATASET["quick"] = "synthetic:gtsrb"
+    er.REG_SEARCH_PLAN["quick"] = {"synthetic:gtsrb": ("ig_norm",)}
     et.T1_EPOCHS["quick"] = et.APPI_EPOCHS["quick"] = 1
     et.FI_SIZE["quick"] = {"n": 400, "epochs": 1}
 
