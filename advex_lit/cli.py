@@ -21,7 +21,7 @@ from .verdicts import OUTCOMES
 
 # %% auto 0
 __all__ = ['REPORT_HEADER', 'resolve_names', 'frame_to_markdown', 'registration_order', 'report_sections', 'verdict_counts',
-           'glance_table', 'report_markdown', 'remove_stale_records', 'slurm_parameters', 'main']
+           'glance_table', 'report_markdown', 'command_parser', 'remove_stale_records', 'slurm_parameters', 'main']
 
 # %% ../nbs/15_cli.ipynb 6
 def resolve_names(name: str) -> list[str]:
@@ -142,7 +142,8 @@ def report_markdown(out=None, names=None, profiles=None, reps=None) -> str:
     return "\n".join(parts)
 
 # %% ../nbs/15_cli.ipynb 12
-def _parser() -> argparse.ArgumentParser:
+def command_parser() -> argparse.ArgumentParser:
+    "The `advex-lit` command line: subcommands list, reproduce and report."
     p = argparse.ArgumentParser(prog="advex-lit", description="Reproduce the experiments of the advex-lit book.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered experiments")
@@ -233,7 +234,7 @@ def _report(args) -> int:
 
 def main(argv=None) -> int:
     "Entry point of the `advex-lit` console script; returns the exit status."
-    args = _parser().parse_args(argv)
+    args = command_parser().parse_args(argv)
     try:
         if args.command == "list":
             for n in list_experiments():
