@@ -1,5 +1,8 @@
-"Tests of the cpu profile: its settings meet the evaluation sizes it promises, and its seeded rows pair models by seed."
+"""Tests of the cpu profile: its settings meet the evaluation sizes it promises, its seeded rows pair models by seed, and
+committed records are recomputed bit for bit."""
+import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -8,7 +11,7 @@ import pandas as pd
 import pytest
 
 from advex_lit import exp_images as ei, exp_robust as er, exp_tabular  # noqa: F401 (registers the tabular experiments)
-from advex_lit.experiments import select_runs
+from advex_lit.experiments import RunContext, get_experiment, hardware_string, select_runs
 
 PAPER_EPS = {"mnist_5k": 0.3, "fashion_mnist": 0.1}
 IMAGE_EXPERIMENTS = ("table1_images", "fig1", "fig2", "fig3")
@@ -87,3 +90,46 @@ def test_fig2_settings_pool_the_examples_of_all_seeds_in_seed_order():
     pooled = ei.fig2_settings(records)
     assert list(pooled) == ["MNIST IG a"]
     np.testing.assert_array_equal(pooled["MNIST IG a"], [0, 0.5, 1, 1.5, 2, 2.5])
+
+
+# ---------- committed records are what the code computes ----------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def as_json(value):
+    "value as its record stores it (NumPy scalars and arrays, tuples: plain JSON types)."
+    return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+@pytest.mark.parametrize("config_hash", ["8ac8a3c3adc2907a", "8c9057ab07fb84d3"])  # Spambase: an l-model, an a-model (seed 1)
+def test_a_committed_cpu_record_is_recomputed_bit_for_bit(config_hash, tmp_path):
+    record = json.loads((ROOT / "results" / "cpu" / "table1_tabular" / f"{config_hash}.json").read_text())
+    exp = get_experiment("table1_tabular")
+    run = next(r for r in exp.runs("cpu") if r.config_hash() == config_hash)
+    assert run.to_json() == record["run"]
+    metrics = as_json(exp.execute(run, RunContext(out=tmp_path, profile="cpu")))
+    if record["hardware"] == hardware_string():
+        assert metrics == record["metrics"]  # the machine kind that made it: bit for bit
+    else:  # another CPU's kernels round differently in the last bits; everything counted is the same
+        assert_close(metrics, record["metrics"])
+
+
+def assert_close(ours, theirs, path="metrics"):
+    "Equal structure, ints and strings; floats within 1e-4 relative or 2e-5 (records round to 5 decimals), NaN as NaN."
+    assert type(ours) is type(theirs) or {type(ours), type(theirs)} <= {int, float}, path
+    if isinstance(ours, dict):
+        assert ours.keys() == theirs.keys(), path
+        for k in ours: assert_close(ours[k], theirs[k], f"{path}.{k}")
+    elif isinstance(ours, list):
+        assert len(ours) == len(theirs), path
+        for i, (a, b) in enumerate(zip(ours, theirs)): assert_close(a, b, f"{path}[{i}]")
+    elif isinstance(ours, float) or isinstance(theirs, float):
+        assert np.isclose(ours, theirs, rtol=1e-4, atol=2e-5, equal_nan=True), (path, ours, theirs)
+    else:
+        assert ours == theirs, (path, ours, theirs)
+
+
+def test_assert_close_tells_rounding_from_a_change():
+    assert_close({"w": [1.0, 2.0], "n": 3}, {"w": [1.0 + 1e-9, 2.00001], "n": 3})
+    for changed in ({"w": [1.0, 2.01], "n": 3}, {"w": [1.0, 2.0], "n": 4}, {"w": [1.0], "n": 3}):
+        with pytest.raises(AssertionError): assert_close(changed, {"w": [1.0, 2.0], "n": 3})
