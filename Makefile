@@ -88,9 +88,11 @@ mathjax: .mathjax/mathjax/tex-chtml.js
 	  mkdir -p .mathjax/mathjax && tar -xzf $$tmp/mathjax-3.2.2.tgz -C .mathjax/mathjax --strip-components=2 package/es5 && \
 	  rm -rf $$tmp; else echo "make mathjax: no npm; the book will load MathJax from its CDN"; fi
 
-test: venv cluster teach-venv data browser mathjax bench-peers
-	$(MAKE) book-build
-	$(BIN)/python -m pytest tests/ -q
+# The book build and the tests that do not read the book run side by side (each keeps about one core busy, and the
+# test venvs install while the book executes); the reader tests then open the built book.
+test: venv cluster data browser mathjax
+	$(MAKE) --no-print-directory -j 2 --output-sync=line book-build pytest
+	$(BIN)/python -m pytest tests/ -q -m reader
 
 # Property tests with fresh random examples, FUZZ_FACTOR times as many as the deterministic CI run draws.
 # Pin every failure it finds with @example(...) on the test, so that `make test` checks it from then on.

@@ -61,7 +61,8 @@ def test_every_benchmark_runs_at_smoke_size(module):
     if module is run_all.bench_8_peers:  # every peer ran, on the same model and weights, and agrees with ours
         agreement = [r for r in rows if "agreement" in r["name"]]
         assert {r["peer"] for r in agreement} == set(run_all.bench_8_peers.PEERS) and len(agreement) == 6, rows
-        assert all(r["pass"] for r in agreement), [r for r in agreement if not r["pass"]]
+        assert all(r["pass"] for r in agreement), [f"{r['name']}: {r['measured']:.3g}, goal {r['goal']}; {r['notes']}"
+                                                   for r in agreement if not r["pass"]]
     if module is run_all.bench_7_memory:
         assert all(r["pass"] for r in rows), rows  # observed path points per call within batch_size
 
