@@ -417,7 +417,8 @@ def judge(claim: Claim, data: Mapping, profile: str, resamples: int = 2000, seed
     if iv.seeds == 1 and iv.examples == 1:
         result, notes = "inconclusive", notes + ["one measurement per model: no interval"]
     elif not np.isfinite(iv.effect):
-        result, notes = "inconclusive", notes + ["the effect is undefined on these data"]
+        defined = f" (the interval is over the {100 * iv.coverage:.0f}% of resamples where it is defined)" if iv.coverage else ""
+        result, notes = "inconclusive", notes + [f"the effect is undefined on these data{defined}"]
     elif iv.coverage < level:
         result, notes = "inconclusive", notes + [f"the effect is defined on only {100 * iv.coverage:.0f}% of resamples"]
     return Verdict(claim.key, profile, result, iv.effect, iv.low, iv.high, iv.seeds, iv.examples, iv.resamples,

@@ -191,7 +191,8 @@ def test_matched_difference_falls_back_to_the_a_curve_and_is_undefined_without_o
     data["a_curve"], data["a_curve_accuracy"] = [data["a"], data["a"]], [correct_with(0.90), correct_with(0.905)]
     data["l"], data["l_accuracy"] = data["l_curve"][0], data["l_curve_accuracy"][0]
     verdict = v.judge(v.get_claim("icml.t1.mnist.ig.a_vs_l_matched"), data, "cpu", resamples=200)
-    assert verdict.outcome == "inconclusive" and not np.isfinite(verdict.effect)
+    assert verdict.outcome == "inconclusive" and not np.isfinite(verdict.effect) and "undefined" in verdict.note
+    assert verdict.coverage > 0 or "resamples where it is defined" not in verdict.note
     # at the edge: the a-model's accuracy equals the l curve's top, so about half the resamples fall outside
     edge = matched_data(0.05, a_acc=0.99, noise=0.01)
     edge["a_curve"], edge["a_curve_accuracy"] = [edge["a"]] * 2, [edge["a_accuracy"]] * 2
