@@ -89,9 +89,9 @@ mathjax: .mathjax/mathjax/tex-chtml.js
 	  rm -rf $$tmp; else echo "make mathjax: no npm; the book will load MathJax from its CDN"; fi
 
 # The book build and the tests that do not read the book run side by side (each keeps about one core busy, and the
-# test venvs install while the book executes); the reader tests then open the built book.
+# test venvs install while the book executes; their progress lines interleave); the reader tests then open the book.
 test: venv cluster data browser mathjax
-	$(MAKE) --no-print-directory -j 2 --output-sync=line book-build pytest
+	$(MAKE) --no-print-directory -j 2 book-build pytest
 	$(BIN)/python -m pytest tests/ -q -m reader
 
 # Property tests with fresh random examples, FUZZ_FACTOR times as many as the deterministic CI run draws.
