@@ -12,6 +12,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_1_ig_floor, bench_2_ig_loop, bench_3_closed_form, common, run_all  # noqa: E402
 
 TARGET = {m.__name__: m.__name__.split("_")[1] for m in run_all.SMOKE}
+# IG agreement with a peer at smoke size (2 images, 5 path points): one ReLU kink crossed by one library's rounding and
+# not the other's (see bench_8_peers.IG_AGREEMENT) moves so small a batch by about 2% (0.016 for the Madry CNN in two
+# CI runs, 4e-7 on another machine of the same code); a wrong rule or weight moves it by 20% or more (Captum's
+# trapezoid weights unscaled: 1/m = 25%). The benchmark itself, on 256 images and 51 points, holds 0.001.
+SMOKE_IG_AGREEMENT = 0.05
 
 
 def _check_rows(rows, target):
@@ -61,8 +66,9 @@ def test_every_benchmark_runs_at_smoke_size(module):
     if module is run_all.bench_8_peers:  # every peer ran, on the same model and weights, and agrees with ours
         agreement = [r for r in rows if "agreement" in r["name"]]
         assert {r["peer"] for r in agreement} == set(run_all.bench_8_peers.PEERS) and len(agreement) == 6, rows
-        assert all(r["pass"] for r in agreement), [f"{r['name']}: {r['measured']:.3g}, goal {r['goal']}; {r['notes']}"
-                                                   for r in agreement if not r["pass"]]
+        agrees = lambda r: r["measured"] <= SMOKE_IG_AGREEMENT if r["peer"] in ("xplique", "captum") else r["pass"]
+        assert all(agrees(r) for r in agreement), [f"{r['name']}: {r['measured']:.3g}, goal {r['goal']}; {r['notes']}"
+                                                   for r in agreement if not agrees(r)]
     if module is run_all.bench_7_memory:
         assert all(r["pass"] for r in rows), rows  # observed path points per call within batch_size
 
