@@ -17,7 +17,7 @@ from . import exp_tabular, exp_images, exp_robust  # noqa: F401  (importing regi
 from .experiments import (PROFILES, experiment_code_hash, experiment_report, get_experiment, list_experiments,
                                    progress_note, provenance_line, record_path, registered_names, results_dir,
                                    run_experiment, run_sweep, select_runs)
-from .verdicts import OUTCOMES
+from .verdicts import OUTCOMES, bootstrap_seed
 
 # %% auto 0
 __all__ = ['REPORT_HEADER', 'resolve_names', 'frame_to_markdown', 'registration_order', 'report_sections', 'verdict_counts',
@@ -167,6 +167,9 @@ def command_parser() -> argparse.ArgumentParser:
     rep.add_argument("--experiment", default=None, help="only this experiment (a name or prefix, as for reproduce)")
     rep.add_argument("--profile", default=None, choices=PROFILES, help="only this profile")
     rep.add_argument("--fail-stale", action="store_true", help="exit with status 1 when any record is stale")
+    rep.add_argument("--bootstrap-seed", type=int, default=0,
+                     help="seed of the verdicts' bootstrap resamples (default 0, as in the book); another seed checks that "
+                          "no verdict depends on it")
     return p
 
 def _reproduce(args) -> int:
@@ -222,7 +225,9 @@ def slurm_parameters(pairs: list) -> dict:
     return out
 
 def _report(args) -> int:
-    reps = report_sections(args.out, args.experiment, args.profile)
+    if args.bootstrap_seed < 0: raise ValueError(f"--bootstrap-seed must be a non-negative int, got {args.bootstrap_seed}")
+    with bootstrap_seed(args.bootstrap_seed):
+        reps = report_sections(args.out, args.experiment, args.profile)
     text = report_markdown(reps=reps)
     print(text)
     if args.markdown:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
@@ -22,7 +23,8 @@ __all__ = ['OUTCOMES', 'DEMONSTRATION_PROFILES', 'STATISTICS', 'CLAIMS', 'ICML_T
            'interpolate_curve', 'MatchedDifference', 'CurveGap', 'Claim', 'Verdict', 'judge', 'paper_effect',
            'paper_outcome', 'register_claim', 'get_claim', 'claims_for', 'table1_claims', 'figure_claims',
            'app_i_claims', 'robust_claim', 'neurips_claims', 'verdict_table', 'at_a_glance', 'is_synthetic',
-           'claim_dataset', 'records_profile', 'per_seed', 'curve', 'unjudged', 'common_seeds', 'judge_claims']
+           'claim_dataset', 'records_profile', 'per_seed', 'curve', 'unjudged', 'common_seeds', 'bootstrap_seed',
+           'judge_claims']
 
 # %% ../nbs/16_verdicts.ipynb 7
 OUTCOMES = ("supported", "contradicted", "inconclusive")
@@ -768,6 +770,17 @@ def common_seeds(records: pd.DataFrame) -> pd.DataFrame:
     seeds = set.intersection(*(set(g["seed"]) for _, g in records.groupby("method")))
     return records[records["seed"].isin(seeds)]
 
+_BOOTSTRAP = {"seed": 0}  # the seed of every verdict's resamples: 0 unless `bootstrap_seed` sets another
+
+@contextmanager
+def bootstrap_seed(seed: int):
+    "Inside the block, `judge_claims` draws every verdict's bootstrap resamples from `seed` (outside it: 0)."
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int, got {seed!r}")
+    before, _BOOTSTRAP["seed"] = _BOOTSTRAP["seed"], int(seed)
+    try: yield
+    finally: _BOOTSTRAP["seed"] = before
+
 def judge_claims(experiment: str, df: pd.DataFrame, inputs: Callable) -> list:
     "A Verdict for every registered claim of `experiment`; `inputs(claim, records of its data set)` -> {input: array}."
     if not len(df): return []
@@ -786,7 +799,7 @@ def judge_claims(experiment: str, df: pd.DataFrame, inputs: Callable) -> list:
         if lacking:
             out.append(unjudged(claim, profile, f"the {profile} records lack {lacking[0]}: {claim.inputs[lacking[0]]}"))
             continue
-        v = judge(claim, {k: data[k] for k in claim.rule.inputs if data.get(k) is not None}, profile)
+        v = judge(claim, {k: data[k] for k in claim.rule.inputs if data.get(k) is not None}, profile, seed=_BOOTSTRAP["seed"])
         stand_in = records["dataset"].map(is_synthetic).any()
         out.append(replace(v, note="; ".join(n for n in (v.note, "on a synthetic stand-in" if stand_in else "") if n)))
     return out

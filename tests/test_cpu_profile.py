@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from advex_lit import exp_images as ei, exp_robust as er, exp_tabular  # noqa: F401 (registers the tabular experiments)
-from advex_lit.experiments import RunContext, get_experiment, hardware_string, select_runs
+from advex_lit.experiments import RunContext, experiment_report, get_experiment, hardware_string, results_dir, select_runs
 
 PAPER_EPS = {"mnist_5k": 0.3, "fashion_mnist": 0.1}
 IMAGE_EXPERIMENTS = ("table1_images", "fig1", "fig2", "fig3")
 ROBUST_EXPERIMENTS = ("table2", "table3", "table4")
+JUDGED_EXPERIMENTS = ("table1_tabular", "app_i", "feat_indep") + IMAGE_EXPERIMENTS + ROBUST_EXPERIMENTS
 
 
 # ---------- what the cpu runs promise ----------
@@ -133,3 +134,19 @@ def test_assert_close_tells_rounding_from_a_change():
     assert_close({"w": [1.0, 2.0], "n": 3}, {"w": [1.0 + 1e-9, 2.00001], "n": 3})
     for changed in ({"w": [1.0, 2.01], "n": 3}, {"w": [1.0, 2.0], "n": 4}, {"w": [1.0], "n": 3}):
         with pytest.raises(AssertionError): assert_close(changed, {"w": [1.0, 2.0], "n": 3})
+
+
+def test_committed_cpu_verdicts_do_not_depend_on_the_bootstrap_seed():
+    "Issue 12: judged again with another bootstrap seed, every committed cpu verdict keeps its outcome and effect."
+    from advex_lit.verdicts import Verdict, bootstrap_seed
+    judged = {}
+    for seed in (0, 1):
+        with bootstrap_seed(seed):
+            for name in [n for n in JUDGED_EXPERIMENTS if (results_dir("cpu") / n).is_dir()]:
+                rep = experiment_report(name, results_dir("cpu"), "cpu")  # judged only when its sweep is complete
+                for v in rep.verdicts:
+                    if isinstance(v, Verdict) and np.isfinite(v.effect): judged.setdefault(v.claim, []).append(v)
+    assert len(judged) >= 20 and all(len(vs) == 2 for vs in judged.values())
+    for claim, (v0, v1) in judged.items():
+        assert (v0.outcome, v0.effect) == (v1.outcome, v1.effect), (claim, v0.line(), v1.line())
+    assert any(v0.low != v1.low for v0, v1 in judged.values())  # the second seed did draw other resamples

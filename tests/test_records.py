@@ -312,6 +312,8 @@ def test_cli_report_counts_stale_and_fails_on_bad_input(tiny, tmp_path, capsys, 
     assert main(["report", "--out", str(tmp_path), "--experiment", "no_such_experiment"]) == 2
     assert "unknown experiment" in capsys.readouterr().err
     assert main(["report", "--out", str(tmp_path), "--profile", "full"]) == 2  # ROOT/full does not exist
+    assert main(["report", "--out", str(tmp_path), "--experiment", NAME, "--bootstrap-seed", "-1"]) == 2
+    assert "--bootstrap-seed must be a non-negative int, got -1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", "--profile", "medium"])
 
