@@ -833,9 +833,12 @@ def experiment_report(name: str, out, profile: str) -> ExperimentReport:
 def progress_note(rep: ExperimentReport) -> str | None:
     "A line for a report whose sweep is incomplete: runs recorded of planned, and that its verdicts wait; else None."
     if rep.complete: return None
-    return (f"*`{rep.name}`: {rep.runs_done} of {rep.runs_planned} {rep.profile} runs have a record; the others are "
-            "still being computed (`make cpu-evidence` for the cpu profile). The table uses the records there are; the "
-            "verdicts wait for the complete sweep.*")
+    if not rep.runs_done:
+        return (f"*`{rep.name}`: none of its {rep.runs_planned} {rep.profile} runs has a record yet (`make cpu-evidence` "
+                "computes the cpu profile); its table and verdicts wait for them.*")
+    return (f"*`{rep.name}`: {rep.runs_done} of {rep.runs_planned} {rep.profile} runs have a record; the others have yet "
+            "to run (`make cpu-evidence` for the cpu profile). The table uses the records there are; the verdicts wait "
+            "for the complete sweep.*")
 
 def staleness_text(rep: ExperimentReport) -> str:
     "How current the records of a report are, in words."

@@ -259,6 +259,9 @@ def test_verdicts_wait_for_the_complete_sweep(tiny, tmp_path):
     assert (rep.runs_done, rep.runs_planned, rep.complete) == (4, 8, False)
     assert rep.verdicts == [] and judged == [] and rep.table is not None  # the table shows what there is
     assert "4 of 8 quick runs have a record" in E.progress_note(rep) and "verdicts wait" in E.progress_note(rep)
+    (tmp_path / "empty").mkdir()
+    none = experiment_report(NAME, tmp_path / "empty", "quick")
+    assert none.runs_done == 0 and "none of its 8 quick runs has a record yet" in E.progress_note(none)
     run_experiment(NAME, "quick", tmp_path, progress=False)
     rep = experiment_report(NAME, tmp_path, "quick")
     assert rep.complete and E.progress_note(rep) is None and judged == [8] and rep.verdicts == ["error shrinks: holds"]
