@@ -15,7 +15,7 @@ from keras import ops
 
 from .attribution import call_model, path_points, select_output, weighted_path_sum, integrated_gradients, path_weights
 from .attribution import saliency as attribution_saliency
-from .backend import compile_function, input_gradient, make_rng, to_numpy, value_and_input_gradient
+from .backend import compile_model_function, input_gradient, make_rng, to_numpy, value_and_input_gradient
 from .metrics import kendall_tau, topk_intersection
 from .validation import (check_array, check_bool, check_callable, check_choice, check_integer, check_labels,
                                   check_model, check_number, check_pair_range)
@@ -138,7 +138,7 @@ def _pgd_loop_kernel(net, loss: Callable, steps: int):
             grad = input_gradient(lambda u: loss(y, call_model(net, u)), x_adv)
             x_adv = _clip_between(_clip_between(x_adv + step_size * ops.sign(grad), low, high), lo, hi)
         return x_adv
-    return compile_function(run)
+    return compile_model_function(run, lambda: net)
 
 def _kernel(model, loss):
     "steps -> the compiled PGD loop on the logits of `model` for `loss` (None: cross-entropy, cached per model and step count)."
@@ -316,7 +316,7 @@ def _topk_mass_kernel(model, ig_steps: int, channels: bool, method: str = "ig"):
         flat = ops.reshape(saliency, (ops.shape(x)[0], -1))
         # the share of the attacked set in the whole map: lowering it moves importance elsewhere, not just shrinks the map
         return ops.sum(flat * ops.cast(ops.reshape(mask, ops.shape(flat)), flat.dtype), axis=1) / (ops.sum(flat, axis=1) + 1e-12)
-    return compile_function(lambda x, mask, y: input_gradient(lambda u: topk_mass(u, mask, y), x))
+    return compile_model_function(lambda x, mask, y: input_gradient(lambda u: topk_mass(u, mask, y), x), lambda: model)
 
 # %% ../nbs/07_attacks.ipynb 30
 @dataclass

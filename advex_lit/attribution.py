@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .backend import compile_function, input_gradient, require_tensorflow, to_numpy, value_and_input_gradient
+from .backend import compile_model_function, input_gradient, require_tensorflow, to_numpy, value_and_input_gradient
 from .validation import ArgumentTypeError, check_array, check_bool, check_choice, check_integer, check_model, refuse
 
 # %% auto 0
@@ -153,7 +153,7 @@ def _ig_kernel(model_ref: Callable, mode: str):
         # the per-point gradients over the path itself, weighted by c_k on the scalar outputs, so no (n_e, m, ...)
         # weighted copy of the gradients is ever formed
         return input_gradient(lambda v: _weighted_path_output(model, v, dx, alphas, weights, target, mode), u) * dx
-    return compile_function(kernel)
+    return compile_model_function(kernel, model_ref)
 
 def _kernel_for(model, key, build):
     "The cached compiled kernel of `model` under `key`, built on first use."
@@ -226,7 +226,7 @@ def _dense_ig_kernel(parts_ref: Callable, mode: str):
         model = lambda z: call_model(tail, activation(z))
         summed = input_gradient(lambda v: _weighted_path_output(model, v, delta, alphas, weights, target, mode), z_u)
         return ops.matmul(summed, ops.transpose(w)) * dx
-    return compile_function(kernel)
+    return compile_model_function(kernel, parts_ref)
 
 # %% ../nbs/04_attribution.ipynb 20
 def integrated_gradients(model, x, baseline=None, target=None, steps: int = 50,
@@ -386,7 +386,7 @@ def _layer_ig_kernel(parts_ref: Callable, mode: str):
         points, shape, dx = path_points(x, u, alphas)
         directions = ops.reshape(ops.broadcast_to(ops.expand_dims(dx, 1), shape), ops.shape(points))
         return weighted_path_sum(_layer_terms(head, tail, points, directions, target, mode), shape, weights)
-    return compile_function(kernel)
+    return compile_model_function(kernel, parts_ref)
 
 def layer_integrated_gradients(model, layer_name: str, x, baseline=None, target=None, steps: int = 50,
                                method: str = "riemann_trapezoid", batch_size: int | None = None) -> np.ndarray:
@@ -483,7 +483,7 @@ def _saliency_kernel(model_ref: Callable, mode: str):
     def kernel(x, target):
         model = model_ref()
         return input_gradient(lambda p: ops.sum(select_output(call_model(model, p), target, mode)), x)
-    return compile_function(kernel)
+    return compile_model_function(kernel, model_ref)
 
 def saliency(model, x, target=None) -> np.ndarray:
     """Simple gradient of each example's `target` output w.r.t. its input (float32, shaped like x); abs() for a map.
@@ -596,7 +596,7 @@ def _layer_path_kernel(parts_ref: Callable, mode: str):
     def kernel(points, directions, target):
         head, tail = parts_ref()
         return _layer_terms(head, tail, points, directions, target, mode)
-    return compile_function(kernel)
+    return compile_model_function(kernel, parts_ref)
 
 SPACES = ("input", "layer")
 

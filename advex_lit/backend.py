@@ -8,12 +8,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .validation import check_seed
+from .validation import check_callable, check_seed
 
 # %% auto 0
 __all__ = ['SUPPORTED_BACKENDS', 'backend_name', 'check_backend', 'value_and_input_gradient', 'input_gradient',
-           'compile_function', 'compile_stateful', 'require_tensorflow', 'to_numpy', 'set_seed', 'make_rng',
-           'value_and_weight_gradient', 'make_train_step', 'quiet_logs', 'visible_accelerators']
+           'compile_function', 'model_variables', 'compile_model_function', 'compile_stateful', 'require_tensorflow',
+           'to_numpy', 'set_seed', 'make_rng', 'value_and_weight_gradient', 'make_train_step', 'quiet_logs',
+           'visible_accelerators']
 
 # %% ../nbs/90_backend.ipynb 5
 def backend_name() -> str:
@@ -60,6 +61,31 @@ def compile_function(fn, **kwargs):
     import jax
     return jax.jit(fn, **kwargs)
 
+def model_variables(models) -> list:
+    "The distinct Keras variables of a model, a layer, or a list or tuple of them (shared weights once), in a fixed order."
+    parts = models if isinstance(models, (list, tuple)) else (models,)
+    seen, found = set(), []
+    for part in parts:
+        if not hasattr(part, "variables"):
+            raise TypeError(f"`models` must be Keras models or layers, got {type(part).__name__}")
+        for v in part.variables:
+            if id(v) not in seen: seen.add(id(v)); found.append(v)
+    return found
+
+def compile_model_function(fn, models):
+    """Compile fn(*tensors), which calls Keras models, so that every call sees their weights as they are then.
+    `models` is a zero-argument callable returning those models (or layers): a weak reference keeps a cache weak.
+    TensorFlow reads variables when the compiled graph runs. A `jax.jit` function keeps the values it was traced with,
+    so under JAX the variables' current values enter as an argument of a pure function."""
+    check_callable("models", models)
+    if check_backend() == "tensorflow": return compile_function(fn)
+    import jax
+    def pure(values, *args):
+        with keras.StatelessScope(state_mapping=list(zip(model_variables(models()), values))):
+            return fn(*args)
+    compiled = jax.jit(pure)
+    return lambda *args: compiled([v.value for v in model_variables(models())], *args)
+
 def compile_stateful(fn):
     "Compile a function that updates Keras variables in place: tf.function under TensorFlow; run as is under JAX (a jit function must be pure)."
     return compile_function(fn) if check_backend() == "tensorflow" else fn
@@ -76,7 +102,7 @@ def to_numpy(x) -> np.ndarray:
         return np.asarray(x.numpy())  # avoids a NumPy 2 copy-keyword deprecation inside convert_to_numpy
     return np.asarray(keras.ops.convert_to_numpy(x))
 
-# %% ../nbs/90_backend.ipynb 16
+# %% ../nbs/90_backend.ipynb 18
 def set_seed(seed: int) -> None:
     "Seed Python, NumPy and the Keras backend (call it before building a model: its initial weights come from it)."
     keras.utils.set_random_seed(check_seed("seed", seed))
@@ -85,7 +111,7 @@ def make_rng(seed) -> np.random.Generator:
     "A NumPy generator from an integer seed (or pass a Generator through)."
     return np.random.default_rng(check_seed("seed", seed, generator=True))
 
-# %% ../nbs/90_backend.ipynb 18
+# %% ../nbs/90_backend.ipynb 20
 def value_and_weight_gradient(model, fn):
     "Return (fn(), gradients of fn() with respect to model.trainable_variables); fn takes no arguments and calls model."
     name = check_backend()
@@ -121,7 +147,7 @@ def make_train_step(model, optimizer, objective, compile: bool = True):
         return value
     return compile_stateful(step) if compile else step
 
-# %% ../nbs/90_backend.ipynb 22
+# %% ../nbs/90_backend.ipynb 24
 def quiet_logs() -> None:
     "Silence the active backend's informational Python logging (warnings and errors still show)."
     import logging

@@ -10,7 +10,7 @@ import itertools
 import keras
 import numpy as np
 
-from .backend import compile_function, input_gradient, make_rng, to_numpy
+from .backend import compile_model_function, input_gradient, make_rng, to_numpy
 from .losses import LOSS_NAMES, get_loss, validate_margin_inputs
 from .validation import check_array, check_integer, check_number, check_seed, check_size_guard
 
@@ -84,9 +84,9 @@ def pgd_adversarial_loss(x, y, w, eps, loss: str = "logistic", steps: int = 100,
     def negative_margin(u): return -y_all * model(u)[:, 0]
     def loss_at(u): return margin_loss_fn.g(negative_margin(u))
 
-    @compile_function
-    def evaluate(u):
+    def evaluate_now(u):
         return loss_at(u), input_gradient(loss_at, u), input_gradient(negative_margin, u)
+    evaluate = compile_model_function(evaluate_now, lambda: model)
 
     delta = make_rng(seed).uniform(-eps, eps, size=x_all.shape)
     best = np.full(len(x_all), -np.inf)

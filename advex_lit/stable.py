@@ -10,7 +10,7 @@ import numpy as np
 from scipy.optimize import linprog, minimize_scalar
 
 from .attribution import integrated_gradients, path_weights
-from .backend import compile_function, input_gradient, make_rng, to_numpy
+from .backend import compile_model_function, input_gradient, make_rng, to_numpy
 from .linear import adversarial_perturbation, box_vertices, linear_model
 from .losses import LOSS_NAMES, get_loss, margin_loss, validate_margin_inputs
 from .validation import ArgumentTypeError, check_array, check_choice, check_integer, check_number, check_seed, refuse
@@ -98,7 +98,7 @@ def _ascent_step_function(score_model, g, x, y, ig_steps: int):
         mean_grad = keras.ops.sum(weights[:, None, None] * keras.ops.reshape(grads, (ig_steps + 1, n, d)), axis=0)
         return keras.ops.sum(keras.ops.abs(delta * mean_grad), axis=1)
 
-    return compile_function(lambda x_prime: (ig_norm(x_prime), input_gradient(ig_norm, x_prime)))
+    return compile_model_function(lambda x_prime: (ig_norm(x_prime), input_gradient(ig_norm, x_prime)), lambda: score_model)
 
 def stable_ig_ascent(x, y, w, eps, loss: str = "logistic", steps: int = 40, restarts: int = 32, ig_steps: int = 128,
                      seed: int = 0) -> np.ndarray:

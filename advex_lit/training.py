@@ -19,7 +19,7 @@ from keras import ops
 
 from . import attacks
 from .attribution import integrated_gradients, path_weights, split_model
-from .backend import (compile_function, input_gradient, make_rng, make_train_step, set_seed, to_numpy,
+from .backend import (compile_model_function, input_gradient, make_rng, make_train_step, set_seed, to_numpy,
                                value_and_weight_gradient)
 from .data import DataSplits, signed_labels
 from .stable import stable_ig_maximizer
@@ -270,7 +270,7 @@ def _attribution_ascent_kernel(model, method: str, config: TrainConfig):
     def inner(x, u, y):
         size = _l1_per_example(loss_integrated_gradients(model, x, u, y, m, rule, loss, layer=config.ig_layer))
         return size if beta is None else loss(y, net(u, training=False)) + beta * size
-    return compile_function(lambda x, u, y: input_gradient(lambda v: inner(x, v, y), u))
+    return compile_model_function(lambda x, u, y: input_gradient(lambda v: inner(x, v, y), u), lambda: model)
 
 def attribution_pgd(kernel, x, y, eps: float, steps: int, step_size: float, clip, seed: int = 0) -> np.ndarray:
     "Projected sign ascent from a random start in the eps-ball, along `kernel(x, x', y)`; returns x' (float32)."

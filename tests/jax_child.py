@@ -2,7 +2,9 @@
 
 Writes OUT/first_runs/<experiment>.json (the first tiny run of every experiment: every training method, IG, PGD, IFIA,
 the tabular and FEAT-INDEP sweeps), OUT/deep_shap.txt (the message DeepSHAP refuses with) and OUT/agreement.npz (IG
-and PGD of the model whose weights the parent wrote to OUT/weights.npz)."""
+and PGD of the model whose weights the parent wrote to OUT/weights.npz) and OUT/changed.npz (IG, PGD, the IFIA and the
+IG-NORM attack step of the same model object after its weights changed: compiled kernels cached on the model must see
+the new weights)."""
 import os
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ from advex_lit import attacks  # noqa: E402
 from advex_lit.attribution import deep_shap, integrated_gradients  # noqa: E402
 from advex_lit.backend import backend_name  # noqa: E402
 from advex_lit.models import small_cnn  # noqa: E402
+from advex_lit.training import TrainConfig, make_attack  # noqa: E402
 
 out = Path(sys.argv[1])
 assert backend_name() == "jax", backend_name()
@@ -35,3 +38,12 @@ except NotImplementedError as err:
 ig = np.asarray(integrated_gradients(model, x, target=y, steps=16))
 adv = np.asarray(attacks.pgd(model, x, y, 0.1, 5, 0.02, random_start=False))
 np.savez(out / "agreement.npz", ig=ig, adv=adv)
+
+ig_norm_config = TrainConfig(eps=0.1, attack_steps=3, attack_step_size=0.03, ig_lambda=1.0, m_attack=4, m_grad=4)
+ig_norm_step = make_attack("ig_norm", model, ig_norm_config)  # built once, as `train` does, then called every batch
+ifia_args = dict(eps=0.1, k=8, steps=3, step_size=0.02, restarts=1, ig_steps=8, attack_ig_steps=4, seed=0)
+attacks.ifia_topk(model, x, y, **ifia_args), ig_norm_step(x, y, 0)  # compile and cache every kernel on the old weights
+with np.load(out / "other_weights.npz") as f: model.set_weights([f[f"arr_{i}"] for i in range(len(f.files))])
+np.savez(out / "changed.npz", ig=np.asarray(integrated_gradients(model, x, target=y, steps=16)),
+         adv=np.asarray(attacks.pgd(model, x, y, 0.1, 5, 0.02, random_start=False)),
+         ifia=attacks.ifia_topk(model, x, y, **ifia_args).x_adv, ig_norm=ig_norm_step(x, y, 0))

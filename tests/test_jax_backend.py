@@ -14,6 +14,7 @@ from advex_lit import attacks  # noqa: E402
 from advex_lit.attribution import integrated_gradients  # noqa: E402
 from advex_lit.experiments import get_experiment, list_experiments  # noqa: E402
 from advex_lit.models import small_cnn  # noqa: E402
+from advex_lit.training import TrainConfig, make_attack  # noqa: E402
 
 import advex_lit.exp_images, advex_lit.exp_robust, advex_lit.exp_tabular  # noqa: E401,E402,F401
 
@@ -30,6 +31,8 @@ def jax_run(tmp_path_factory):
     rng = np.random.default_rng(0)
     x, y = rng.uniform(size=(6, 8, 8, 1)).astype(np.float32), np.array([0, 1, 2, 0, 1, 2])
     np.savez(out / "weights.npz", **{f"w{i}": w for i, w in enumerate(model.get_weights())}, x=x, y=y)
+    keras.utils.set_random_seed(4)  # the weights the child's model takes after its kernels were compiled
+    np.savez(out / "other_weights.npz", *small_cnn((8, 8, 1), 3, width=2).get_weights())
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "jax_child.py"), str(out)], env=env, capture_output=True,
                           text=True, timeout=1200)
@@ -60,3 +63,19 @@ def test_ig_and_pgd_agree_with_tensorflow_on_the_same_weights(jax_run):
     np.testing.assert_allclose(ig_jax, ig_tf, atol=1e-5, rtol=1e-4)
     assert np.abs(adv_jax - x).max() <= 0.1 + 1e-6
     assert np.mean(np.isclose(adv_jax, adv_tf, atol=1e-5)) > 0.99  # a sign step may differ where a gradient is ~0
+
+
+def test_cached_kernels_see_changed_weights_under_jax(jax_run):
+    "jax.jit keeps the arrays it traced with: a kernel cached on a model must still follow set_weights (and training)."
+    out, model, x, y = jax_run
+    changed = small_cnn((8, 8, 1), 3, width=2)  # a fresh TensorFlow model with the child's new weights
+    with np.load(out / "other_weights.npz") as f: changed.set_weights([f[f"arr_{i}"] for i in range(len(f.files))])
+    with np.load(out / "changed.npz") as f: jax_side = {k: f[k] for k in f.files}
+    np.testing.assert_allclose(jax_side["ig"], integrated_gradients(changed, x, target=y, steps=16), atol=1e-5, rtol=1e-4)
+    tf_side = {"adv": attacks.pgd(changed, x, y, 0.1, 5, 0.02, random_start=False),
+               "ifia": attacks.ifia_topk(changed, x, y, eps=0.1, k=8, steps=3, step_size=0.02, restarts=1, ig_steps=8,
+                                         attack_ig_steps=4, seed=0).x_adv,
+               "ig_norm": make_attack("ig_norm", changed, TrainConfig(eps=0.1, attack_steps=3, attack_step_size=0.03,
+                                                                      ig_lambda=1.0, m_attack=4, m_grad=4))(x, y, 0)}
+    for name, tf_value in tf_side.items():  # sign steps: one may differ where a gradient is ~0
+        assert np.mean(np.isclose(jax_side[name], tf_value, atol=1e-5)) > 0.99, name  # stale weights: 0.05 to 0.67
