@@ -31,7 +31,7 @@ def check_backend(name: str | None = None) -> str:
                                   f"set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax")
     return name
 
-# %% ../nbs/90_backend.ipynb 9
+# %% ../nbs/90_backend.ipynb 10
 def value_and_input_gradient(fn, x, create_graph: bool = False):
     """Return (fn(x), gradient of sum(fn(x)) with respect to x) as backend tensors. create_graph states that the
     gradient will be differentiated again; TensorFlow and JAX gradients always can be, so it changes nothing here."""
@@ -52,7 +52,7 @@ def input_gradient(fn, x, create_graph: bool = False):
     "Gradient of sum(fn(x)) with respect to x, shaped like x."
     return value_and_input_gradient(fn, x, create_graph)[1]
 
-# %% ../nbs/90_backend.ipynb 13
+# %% ../nbs/90_backend.ipynb 14
 def compile_function(fn, **kwargs):
     "Compile a function of tensors for the active backend (tf.function / jax.jit)."
     if check_backend() == "tensorflow":
@@ -102,7 +102,7 @@ def to_numpy(x) -> np.ndarray:
         return np.asarray(x.numpy())  # avoids a NumPy 2 copy-keyword deprecation inside convert_to_numpy
     return np.asarray(keras.ops.convert_to_numpy(x))
 
-# %% ../nbs/90_backend.ipynb 18
+# %% ../nbs/90_backend.ipynb 19
 def set_seed(seed: int) -> None:
     "Seed Python, NumPy and the Keras backend (call it before building a model: its initial weights come from it)."
     keras.utils.set_random_seed(check_seed("seed", seed))
@@ -111,7 +111,7 @@ def make_rng(seed) -> np.random.Generator:
     "A NumPy generator from an integer seed (or pass a Generator through)."
     return np.random.default_rng(check_seed("seed", seed, generator=True))
 
-# %% ../nbs/90_backend.ipynb 20
+# %% ../nbs/90_backend.ipynb 21
 def value_and_weight_gradient(model, fn):
     "Return (fn(), gradients of fn() with respect to model.trainable_variables); fn takes no arguments and calls model."
     name = check_backend()
@@ -147,7 +147,7 @@ def make_train_step(model, optimizer, objective, compile: bool = True):
         return value
     return compile_stateful(step) if compile else step
 
-# %% ../nbs/90_backend.ipynb 24
+# %% ../nbs/90_backend.ipynb 25
 def quiet_logs() -> None:
     "Silence the active backend's informational Python logging (warnings and errors still show)."
     import logging

@@ -219,8 +219,9 @@ _ICML_MNIST_LIKE = {"model": "madry_cnn", "data": {"limit_train": None, "limit_t
                     # lambda 0.01 on the summed loss = 0.01 / 50 on the mean loss of a batch of 50
                     "natural": {"epochs": 21}, "l1": {"epochs": 21, "l1_lambda": 0.01 / 50},
                     "eval": {"ig_steps": 100, "n_ig": None, "n_shap": 1000, "shap_background": 100}}
-# cpu profile: small_cnn(32) (conv 32 - conv 64 - dense 128), because the Madry CNN's three seeds and grids do not fit
-# four hours on two cores; all of Fashion-MNIST (60k / 10k) and the whole MNIST subset (its fixed 4,000 / 1,000 split)
+# cpu profile: small_cnn(32) (conv 32 - conv 64 - dense 128), because the Madry CNN's three seeds and grids would take
+# far longer on two cores (the small CNN's take over ten hours); all of Fashion-MNIST (60k / 10k) and the whole MNIST
+# subset (its fixed 4,000 / 1,000 split)
 _CPU_TRAIN = {"width": 32, "batch_size": 50, "optimizer": "adam", "learning_rate": 1e-3}
 _CPU_EVAL = {"ig_steps": 100, "n_ig": 1000, "n_shap": 200, "shap_background": 100}
 _CPU_LAMBDAS = (5e-5, 2e-4, 5e-4, 1e-3, 2e-3)  # 2e-4 = the paper's 0.01 on the summed loss of a batch of 50

@@ -39,7 +39,7 @@ __all__ = ['PROFILES', 'BOOKKEEPING_MODULES', 'CLAIM_LEASE', 'EXECUTORS', 'EXPER
            'this_process', 'read_claim', 'claim_alive', 'claim_heartbeat', 'claim_run', 'release_claim',
            'remove_dead_claims', 'select_runs', 'run_progress', 'run_experiment', 'parse_executor', 'sweep_worker',
            'run_sweep', 'load_records', 'side_by_side', 'ExperimentReport', 'stale_mask', 'changed_modules',
-           'experiment_report', 'progress_note', 'staleness_text', 'provenance_line']
+           'experiment_report', 'progress_note', 'staleness_text', 'duration_text', 'wall_time_text', 'provenance_line']
 
 # %% ../nbs/11_experiments.ipynb 6
 PROFILES = ("quick", "cpu", "full")
@@ -848,11 +848,24 @@ def staleness_text(rep: ExperimentReport) -> str:
     if rep.changed_modules: parts.append("code changed since: " + ", ".join(rep.changed_modules))
     return "; ".join(parts)
 
+def duration_text(seconds: float) -> str:
+    "A duration in the unit a reader wants: '42 s', '12 min', '3.4 h'."
+    if not np.isfinite(seconds) or seconds < 0: raise ValueError(f"`seconds` must be a finite number >= 0, got {seconds!r}")
+    if seconds < 90: return f"{seconds:.0f} s"
+    if seconds < 5400: return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+def wall_time_text(rep: ExperimentReport) -> str:
+    "The records' wall times: their sum and the longest run ('unknown' where no record names its time)."
+    seconds = pd.to_numeric(rep.records.get("seconds", pd.Series(dtype=float)), errors="coerce").dropna()
+    if not len(seconds): return "wall time unknown"
+    return f"wall time {duration_text(float(seconds.sum()))} in all (longest run {duration_text(float(seconds.max()))})"
+
 def provenance_line(rep: ExperimentReport) -> str:
-    "One line: profile, number of runs, hardware, dates, commits and whether the records are stale."
+    "One line: profile, number of runs, hardware, dates, wall time, commits and whether the records are stale."
     if not rep.n_records: return f"profile {rep.profile}: no records"
     d0, d1 = (d[:10] if d else "?" for d in rep.dates)
     when = d0 if d0 == d1 else f"{d0} to {d1}"
     commits = ", ".join(c if c == "uncommitted" else c[:10] for c in rep.commits) or "unknown"
     return (f"profile **{rep.profile}**, {rep.n_records} runs, hardware: {'; '.join(rep.hardware)}, date: {when}, "
-            f"commit: {commits}, {staleness_text(rep)}")
+            f"{wall_time_text(rep)}, commit: {commits}, {staleness_text(rep)}")

@@ -368,3 +368,17 @@ def test_reproduce_rerun_stale_recomputes_only_the_stale_records(tiny, tmp_path,
     assert all(json.loads(p.read_text())["provenance"]["code_hash"] == current for p in paths)
     assert paths[1].read_text() == kept  # a current record is not rewritten
     assert experiment_report(NAME, folder, "quick").stale == 0
+
+
+def test_provenance_line_sums_the_records_wall_times(tiny, tmp_path):
+    run_experiment(NAME, "quick", tmp_path, progress=False)
+    for i, path in enumerate(sorted(tmp_path.glob(f"{NAME}/*.json"))):  # 6 records: 600 s each, one of 3,000 s
+        rec = json.loads(path.read_text())
+        rec["seconds"] = 3000.0 if i == 0 else 600.0
+        write_json_atomic(path, rec)
+    line = provenance_line(experiment_report(NAME, tmp_path, "quick"))
+    assert "wall time 1.7 h in all (longest run 50 min)" in line  # 6,000 s = 1.67 h
+    assert [E.duration_text(s) for s in (0, 89, 90, 5399, 5400)] == ["0 s", "89 s", "2 min", "90 min", "1.5 h"]
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="seconds"):
+            E.duration_text(bad)
