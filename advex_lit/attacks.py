@@ -15,7 +15,8 @@ from keras import ops
 
 from .attribution import call_model, path_points, select_output, weighted_path_sum, integrated_gradients, path_weights
 from .attribution import saliency as attribution_saliency
-from .backend import compile_model_function, input_gradient, make_rng, to_numpy, value_and_input_gradient
+from .backend import (abs_sign_gradient, compile_model_function, input_gradient, make_rng, to_numpy,
+                               value_and_input_gradient)
 from .metrics import kendall_tau, topk_intersection
 from .validation import (check_array, check_bool, check_callable, check_choice, check_integer, check_labels,
                                   check_model, check_number, check_pair_range)
@@ -311,7 +312,7 @@ def _topk_mass_kernel(model, ig_steps: int, channels: bool, method: str = "ig"):
         return input_gradient(lambda p: select_output(call_model(model, p), y, "index"), x, create_graph=True)
     attribution = ig_map if method == "ig" else gradient_map
     def topk_mass(x, mask, y):
-        saliency = ops.abs(attribution(x, y))
+        saliency = abs_sign_gradient(attribution(x, y))  # sign(0) = 0 at the image's zeros, on every backend
         if channels: saliency = ops.sum(saliency, axis=-1)
         flat = ops.reshape(saliency, (ops.shape(x)[0], -1))
         # the share of the attacked set in the whole map: lowering it moves importance elsewhere, not just shrinks the map

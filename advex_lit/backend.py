@@ -13,8 +13,8 @@ from .validation import check_callable, check_seed
 # %% auto 0
 __all__ = ['SUPPORTED_BACKENDS', 'backend_name', 'check_backend', 'value_and_input_gradient', 'input_gradient',
            'compile_function', 'model_variables', 'compile_model_function', 'compile_stateful', 'require_tensorflow',
-           'to_numpy', 'set_seed', 'make_rng', 'value_and_weight_gradient', 'make_train_step', 'quiet_logs',
-           'visible_accelerators']
+           'to_numpy', 'abs_sign_gradient', 'set_seed', 'make_rng', 'value_and_weight_gradient', 'make_train_step',
+           'quiet_logs', 'visible_accelerators']
 
 # %% ../nbs/90_backend.ipynb 5
 def backend_name() -> str:
@@ -103,6 +103,11 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 # %% ../nbs/90_backend.ipynb 19
+def abs_sign_gradient(t):
+    "|t|, differentiated as sign(t) on every backend (0 at t = 0, as TensorFlow's abs; JAX's abs has slope 1 there)."
+    return t * keras.ops.sign(t)
+
+# %% ../nbs/90_backend.ipynb 22
 def set_seed(seed: int) -> None:
     "Seed Python, NumPy and the Keras backend (call it before building a model: its initial weights come from it)."
     keras.utils.set_random_seed(check_seed("seed", seed))
@@ -111,7 +116,7 @@ def make_rng(seed) -> np.random.Generator:
     "A NumPy generator from an integer seed (or pass a Generator through)."
     return np.random.default_rng(check_seed("seed", seed, generator=True))
 
-# %% ../nbs/90_backend.ipynb 21
+# %% ../nbs/90_backend.ipynb 24
 def value_and_weight_gradient(model, fn):
     "Return (fn(), gradients of fn() with respect to model.trainable_variables); fn takes no arguments and calls model."
     name = check_backend()
@@ -147,7 +152,7 @@ def make_train_step(model, optimizer, objective, compile: bool = True):
         return value
     return compile_stateful(step) if compile else step
 
-# %% ../nbs/90_backend.ipynb 25
+# %% ../nbs/90_backend.ipynb 28
 def quiet_logs() -> None:
     "Silence the active backend's informational Python logging (warnings and errors still show)."
     import logging

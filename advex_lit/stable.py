@@ -10,7 +10,7 @@ import numpy as np
 from scipy.optimize import linprog, minimize_scalar
 
 from .attribution import integrated_gradients, path_weights
-from .backend import compile_model_function, input_gradient, make_rng, to_numpy
+from .backend import abs_sign_gradient, compile_model_function, input_gradient, make_rng, to_numpy
 from .linear import adversarial_perturbation, box_vertices, linear_model
 from .losses import LOSS_NAMES, get_loss, margin_loss, validate_margin_inputs
 from .validation import ArgumentTypeError, check_array, check_choice, check_integer, check_number, check_seed, refuse
@@ -96,7 +96,7 @@ def _ascent_step_function(score_model, g, x, y, ig_steps: int):
         path = keras.ops.reshape(x_t[None] + nodes[:, None, None] * delta[None], (-1, d))
         grads = input_gradient(lambda u: g(-labels * score_model(u)[:, 0]), path, create_graph=True)
         mean_grad = keras.ops.sum(weights[:, None, None] * keras.ops.reshape(grads, (ig_steps + 1, n, d)), axis=0)
-        return keras.ops.sum(keras.ops.abs(delta * mean_grad), axis=1)
+        return keras.ops.sum(abs_sign_gradient(delta * mean_grad), axis=1)
 
     return compile_model_function(lambda x_prime: (ig_norm(x_prime), input_gradient(ig_norm, x_prime)), lambda: score_model)
 

@@ -19,8 +19,8 @@ from keras import ops
 
 from . import attacks
 from .attribution import integrated_gradients, path_weights, split_model
-from .backend import (compile_model_function, input_gradient, make_rng, make_train_step, set_seed, to_numpy,
-                               value_and_weight_gradient)
+from .backend import (abs_sign_gradient, compile_model_function, input_gradient, make_rng, make_train_step,
+                               set_seed, to_numpy, value_and_weight_gradient)
 from .data import DataSplits, signed_labels
 from .stable import stable_ig_maximizer
 from .validation import check_callable, check_integer, check_number, check_pair_range, is_integer, is_number
@@ -145,7 +145,7 @@ def kernel_variables(model) -> list:
 
 def l1_penalty(model):
     "The sum of |entries| over all kernels of `model` (a backend scalar)."
-    return sum(ops.sum(ops.abs(v)) for v in kernel_variables(model))
+    return sum(ops.sum(abs_sign_gradient(v)) for v in kernel_variables(model))
 
 def l2_penalty(model):
     "Half the sum of squared entries over all kernels of `model` (a backend scalar): the coupled weight-decay term."
@@ -187,7 +187,7 @@ def loss_integrated_gradients(model, x, x_prime, y, steps: int, rule: str = "rie
     return delta * average
 
 def _l1_per_example(a):
-    return ops.sum(ops.reshape(ops.abs(a), (ops.shape(a)[0], -1)), axis=1)
+    return ops.sum(ops.reshape(abs_sign_gradient(a), (ops.shape(a)[0], -1)), axis=1)
 
 # %% ../nbs/09_training.ipynb 17
 def _one_layer(model):

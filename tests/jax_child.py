@@ -4,7 +4,8 @@ Writes OUT/first_runs/<experiment>.json (the first tiny run of every experiment:
 the tabular and FEAT-INDEP sweeps), OUT/deep_shap.txt (the message DeepSHAP refuses with) and OUT/agreement.npz (IG
 and PGD of the model whose weights the parent wrote to OUT/weights.npz) and OUT/changed.npz (IG, PGD, the IFIA and the
 IG-NORM attack step of the same model object after its weights changed: compiled kernels cached on the model must see
-the new weights)."""
+the new weights) and OUT/zeros.npz (the IFIA and the IG-NORM attack step on inputs that are half exact zeros, where
+|attribution| has its kink, and the slope of abs_sign_gradient at 0)."""
 import os
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np  # noqa: E402
 import tiny_experiments as tiny  # noqa: E402
 from advex_lit import attacks  # noqa: E402
 from advex_lit.attribution import deep_shap, integrated_gradients  # noqa: E402
-from advex_lit.backend import backend_name  # noqa: E402
+from advex_lit.backend import abs_sign_gradient, backend_name, input_gradient, to_numpy  # noqa: E402
 from advex_lit.models import small_cnn  # noqa: E402
 from advex_lit.training import TrainConfig, make_attack  # noqa: E402
 
@@ -47,3 +48,9 @@ with np.load(out / "other_weights.npz") as f: model.set_weights([f[f"arr_{i}"] f
 np.savez(out / "changed.npz", ig=np.asarray(integrated_gradients(model, x, target=y, steps=16)),
          adv=np.asarray(attacks.pgd(model, x, y, 0.1, 5, 0.02, random_start=False)),
          ifia=attacks.ifia_topk(model, x, y, **ifia_args).x_adv, ig_norm=ig_norm_step(x, y, 0))
+
+x0 = x.copy()
+x0[:, :, :4] = 0.0  # the left half of every image exactly 0, as an MNIST background: IG is 0 there (model: other_weights)
+y0 = attacks.predict_labels(model, x0)  # every example classified "correctly", so every one is attacked
+np.savez(out / "zeros.npz", y=y0, ifia=attacks.ifia_topk(model, x0, y0, **ifia_args).x_adv,
+         ig_norm=ig_norm_step(x0, y0, 0), slope=to_numpy(input_gradient(abs_sign_gradient, np.zeros(3, np.float32))))

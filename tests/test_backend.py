@@ -55,3 +55,10 @@ def test_compiled_model_function_follows_set_weights():
     assert np.allclose(B.to_numpy(output(x)), [5.0])
     model.set_weights([np.array([[-1.0], [4.0]], "float32")])
     assert np.allclose(B.to_numpy(output(x)), [3.0])
+
+
+def test_abs_sign_gradient_is_abs_with_the_sign_as_its_gradient():
+    abs_sign_gradient, input_gradient, to_numpy = B.abs_sign_gradient, B.input_gradient, B.to_numpy
+    t = np.array([-2.5, -0.0, 0.0, 1e-30, 3.0], np.float32)
+    assert np.array_equal(to_numpy(abs_sign_gradient(t)), np.abs(t))
+    assert np.array_equal(to_numpy(input_gradient(abs_sign_gradient, t)), np.sign(t))  # 0 at 0, not JAX's 1
