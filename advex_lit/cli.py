@@ -110,16 +110,18 @@ def report_sections(out=None, names=None, profiles=None) -> list:
     return reps
 
 def verdict_counts(verdicts: list) -> dict:
-    "How many verdicts are supported / contradicted / inconclusive; verdicts still written as text (older rules) apart."
+    """How many verdicts are supported / contradicted / inconclusive, and how many are lines of text (an experiment
+    of your own may return its verdicts as text; every registered claim of the papers is judged by `verdicts`)."""
     counts = {outcome: sum(getattr(v, "outcome", None) == outcome for v in verdicts) for outcome in OUTCOMES}
-    counts["older text rules"] = sum(isinstance(v, str) for v in verdicts)
+    counts["text verdicts"] = sum(isinstance(v, str) for v in verdicts)
     return counts
 
 def glance_table(reps: list) -> pd.DataFrame:
-    "One row per report: runs, claims judged and their outcomes, stale records."
-    return pd.DataFrame([{"experiment": r.name, "paper": r.paper, "profile": r.profile, "runs": r.n_records,
-                          "runs planned": r.runs_planned, "claims": len(r.verdicts), **verdict_counts(r.verdicts),
-                          "stale records": r.stale} for r in reps])
+    "One row per report: runs, claims judged and their outcomes, stale records (text verdicts only where there are some)."
+    t = pd.DataFrame([{"experiment": r.name, "paper": r.paper, "profile": r.profile, "runs": r.n_records,
+                       "runs planned": r.runs_planned, "claims": len(r.verdicts), **verdict_counts(r.verdicts),
+                       "stale records": r.stale} for r in reps])
+    return t.drop(columns="text verdicts") if len(t) and not t["text verdicts"].any() else t
 
 def report_markdown(out=None, names=None, profiles=None, reps=None) -> str:
     "The whole report as Markdown (reps: ExperimentReports already made by report_sections)."

@@ -30,7 +30,7 @@ __all__ = ['TABULAR', 'FAMILIES', 'OPTIMIZER', 'IG_STEPS', 'L1_BY', 'T1_GRID', '
            'appi_execute', 'appi_frame', 'eps_sweep', 'appi_rows', 'appi_table', 'l1_in_band', 'appi_inputs',
            'appi_verdicts', 'variant_lambdas', 'tabular_variants_runs', 'variant_records', 'tabular_variants_execute',
            'tabular_variants_table', 'feat_indep_runs', 'feat_indep_execute', 'feat_indep_frame', 'feat_indep_table',
-           'feat_indep_verdicts', 'penalty_expansion']
+           'removed_by_side', 'feat_indep_inputs', 'feat_indep_verdicts', 'penalty_expansion']
 
 # %% ../nbs/12_tabular.ipynb 7
 TABULAR = ("mushroom", "spambase")
@@ -81,9 +81,6 @@ def _family_frame(df: pd.DataFrame) -> pd.DataFrame:
     lam = df["lambda"] if "lambda" in df else np.nan
     df["param"] = np.where(df["family"] == "adversarial", eps, np.where(df["family"] == "l1", lam, 0.0)).astype(float)
     return df
-
-def _holds(ok: bool) -> str:
-    return "holds" if ok else "does not hold"
 
 def test_ig(model, ds) -> np.ndarray:
     "IG of the logit on the test split (zero baseline, IG_STEPS steps)."
@@ -472,15 +469,23 @@ def feat_indep_table(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     t.insert(0, "profile", profile)
     return t.round(3)
 
+def removed_by_side(f: pd.DataFrame, side: int) -> np.ndarray | None:
+    "Removed fractions per seed, (S, pairs), at eps > 0 where sign(eps - abs(a_i)) is `side`; None when there are none."
+    f = f[(f["eps"] > 0) & (np.sign(f["margin"].round(12)) == side)]
+    rows = [g.sort_values(["eps", "feature"])["removed"].to_numpy() for _, g in f.groupby("seed", sort=True)]
+    if not rows: return None
+    if len({len(r) for r in rows}) > 1: raise ValueError("`records` must hold the same eps grid for every seed")
+    return np.stack(rows)
+
+def feat_indep_inputs(claim: Claim, records: pd.DataFrame) -> dict:
+    "The removed fractions where eps exceeds the feature's strength ('above') and where it falls short ('below')."
+    f = feat_indep_frame(records)
+    if f.empty: return {"above": None, "below": None}
+    return {"above": removed_by_side(f, 1), "below": removed_by_side(f, -1)}
+
 def feat_indep_verdicts(df: pd.DataFrame) -> list:
-    "Pruning where eps > abs(a_i), none where eps < abs(a_i)."
-    f = feat_indep_frame(df)
-    f = f[f["eps"] > 0]
-    above, below = f[f["margin"] > 0.05]["removed"], f[f["margin"] < -0.05]["removed"]
-    return [f"weak features are pruned where eps > |a_i| + 0.05 (mean removed fraction >= 0.9): "
-            f"{_holds(len(above) > 0 and above.mean() >= 0.9)} (mean {above.mean():.2f}, min {above.min():.2f}, {len(above)} pairs)",
-            f"features with eps < |a_i| - 0.05 keep most of their weight (mean removed fraction < 0.5): "
-            f"{_holds(len(below) > 0 and below.mean() < 0.5)} (mean {below.mean():.2f}, {len(below)} pairs)"]
+    "A Verdict on the pruning claim of arXiv Sec. 3.1: more of a weight goes where eps > abs(a_i) than where eps < abs(a_i)."
+    return judge_claims("feat_indep", df, feat_indep_inputs)
 
 FEAT_INDEP = register_experiment(Experiment(
     "feat_indep", "FEAT-INDEP sweep: weak-feature weight removed vs eps - |a_i|", "arXiv 2019 Theorem 3.1",

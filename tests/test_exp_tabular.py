@@ -53,3 +53,47 @@ def test_robust_maps_show_the_table2_models():
         maps = select_runs("robust_maps", profile)
         assert len(maps) == len(table2) and all(ModelSpec.of(r) == table2[(r.dataset, r.method)] for r in maps)
         assert all(r.param_dict["n_maps"] == er.N_MAPS for r in maps)
+
+
+# ---------- FEAT-INDEP: the pruning claim of arXiv Sec. 3.1 ----------
+FI_A = np.array([1.0, 0.4, 0.1, -0.2])
+FI_GRID = (0.0, 0.1, 0.3, 0.6)
+
+
+def _feat_indep_records(above: float, below: float, seeds=(0, 1, 2), noise: float = 0.01) -> pd.DataFrame:
+    "Records whose weights lose `above` of the natural weight where eps > |a_i| and `below` where eps < |a_i|."
+    rng = np.random.default_rng(7)
+    rows = []
+    for s in seeds:
+        natural = np.sign(FI_A) * (1.0 + np.abs(FI_A) + s)
+        for eps in FI_GRID:
+            margin = eps - np.abs(FI_A)
+            removed = np.where(margin > 0, above, np.where(margin < 0, below, 0.5)) + rng.normal(0, noise, len(FI_A))
+            w = natural if eps == 0 else natural * (1.0 - removed)
+            rows.append({"dataset": "synthetic:feat_indep", "method": "adversarial_closed_form", "profile": "cpu",
+                         "seed": s, "eps": eps, "strengths": FI_A.tolist(), "weights": w.tolist()})
+    return pd.DataFrame(rows)
+
+
+def test_feat_indep_inputs_split_the_pairs_at_eps_equal_to_the_strength():
+    data = et.feat_indep_inputs(None, _feat_indep_records(0.9, 0.2, noise=0.0))
+    # eps 0.1: 1.0, 0.4, -0.2 below (0.1 on the boundary); eps 0.3: 1.0, 0.4 below, 0.1, -0.2 above;
+    # eps 0.6: 1.0 below, 0.4, 0.1, -0.2 above
+    assert data["above"].shape == (3, 5) and data["below"].shape == (3, 6)
+    assert np.allclose(data["above"], 0.9) and np.allclose(data["below"], 0.2)
+    assert et.feat_indep_inputs(None, _feat_indep_records(0.9, 0.2).iloc[:0]) == {"above": None, "below": None}
+
+
+@pytest.mark.parametrize("above, below, expected", [(0.95, 0.1, "supported"), (0.3, 0.3, "inconclusive"),
+                                                    (0.1, 0.8, "contradicted")])
+def test_feat_indep_verdict_has_the_known_outcome(above, below, expected):
+    (verdict,) = et.feat_indep_verdicts(_feat_indep_records(above, below, noise=0.05))
+    assert verdict.claim == "arxiv.thm31.feat_indep.weak_pruned" and verdict.outcome == expected
+    assert verdict.effect == pytest.approx(above - below, abs=0.05) and verdict.low < verdict.effect < verdict.high
+    assert verdict.seeds == 3 and "stand-in" not in verdict.note
+
+
+def test_feat_indep_verdict_refuses_seeds_on_different_grids():
+    records = _feat_indep_records(0.9, 0.1)
+    with pytest.raises(ValueError, match="eps grid"):
+        et.feat_indep_verdicts(records[~((records["seed"] == 1) & (records["eps"] == 0.6))])

@@ -350,3 +350,16 @@ def test_load_records_ignores_other_json(tiny, tmp_path):
     with pytest.warns(UserWarning, match="unreadable"):
         df = load_records(tmp_path)
     assert len(df) == 8 and set(df["experiment"]) == {NAME}
+
+
+def test_glance_table_counts_outcomes_and_shows_text_verdicts_only_where_there_are_some():
+    from types import SimpleNamespace
+    from advex_lit.cli import glance_table
+    from advex_lit.verdicts import Verdict
+    judged = [Verdict("c1", "cpu", o, 0.1, 0.0, 0.2, 1, 10, 100, 1.0, False) for o in ("supported", "supported", "inconclusive")]
+    rep = lambda name, verdicts: SimpleNamespace(name=name, paper="p", profile="cpu", n_records=3, runs_planned=3,
+                                                 verdicts=verdicts, stale=0)
+    t = glance_table([rep("a", judged)])
+    assert "text verdicts" not in t and t.loc[0, ["supported", "contradicted", "inconclusive", "claims"]].tolist() == [2, 0, 1, 3]
+    t = glance_table([rep("a", judged), rep("mine", ["error shrinks: holds"])])
+    assert t["text verdicts"].tolist() == [0, 1] and t.loc[1, "supported"] == 0
