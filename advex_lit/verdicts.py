@@ -15,16 +15,16 @@ import pandas as pd
 from scipy.stats import rankdata
 
 # %% auto 0
-__all__ = ['OUTCOMES', 'DEMONSTRATION_PROFILES', 'STATISTICS', 'CLAIMS', 'ICML_TABLE1', 'PAPER_NAMES', 'ATTRIBUTION_NAMES',
-           'GINI', 'MATCHED_EFFECT', 'ARXIV_APP_I', 'W1P', 'REMOVED', 'METHOD_NAMES', 'ROBUSTNESS_METRICS',
-           'NEURIPS_TABLE2', 'NEURIPS_TABLE3', 'NEURIPS_TABLE4', 'ROBUST_INPUT', 'NOT_CLAIMS', 'SYNTHETIC_PREFIX',
-           'CLAIM_DATASET', 'outcome', 'point_outcome', 'Resample', 'identity_resample', 'random_resample',
-           'input_arrays', 'roc_auc_rows', 'summarize', 'Difference', 'BestOf', 'resampled_effects', 'Interval',
-           'bootstrap_interval', 'interpolate_curve', 'MatchedDifference', 'CurveGap', 'Claim', 'Verdict', 'judge',
-           'paper_effect', 'paper_outcome', 'register_claim', 'get_claim', 'claims_for', 'table1_claims',
-           'figure_claims', 'app_i_claims', 'feat_indep_claims', 'robust_claim', 'neurips_claims', 'verdict_table',
-           'at_a_glance', 'is_synthetic', 'claim_dataset', 'records_profile', 'per_seed', 'curve', 'unjudged',
-           'common_seeds', 'bootstrap_seed', 'judge_claims']
+__all__ = ['OUTCOMES', 'DEMONSTRATION_PROFILES', 'STATISTICS', 'MONTE_CARLO_Z', 'CLAIMS', 'ICML_TABLE1', 'PAPER_NAMES',
+           'ATTRIBUTION_NAMES', 'GINI', 'MATCHED_EFFECT', 'ARXIV_APP_I', 'W1P', 'REMOVED', 'METHOD_NAMES',
+           'ROBUSTNESS_METRICS', 'NEURIPS_TABLE2', 'NEURIPS_TABLE3', 'NEURIPS_TABLE4', 'ROBUST_INPUT', 'NOT_CLAIMS',
+           'SYNTHETIC_PREFIX', 'CLAIM_DATASET', 'outcome', 'point_outcome', 'Resample', 'identity_resample',
+           'random_resample', 'input_arrays', 'roc_auc_rows', 'summarize', 'Difference', 'BestOf', 'resampled_effects',
+           'Interval', 'quantile_band', 'bootstrap_interval', 'interpolate_curve', 'MatchedDifference', 'CurveGap',
+           'Claim', 'Verdict', 'settled', 'judge', 'paper_effect', 'paper_outcome', 'register_claim', 'get_claim',
+           'claims_for', 'table1_claims', 'figure_claims', 'app_i_claims', 'feat_indep_claims', 'robust_claim',
+           'neurips_claims', 'verdict_table', 'at_a_glance', 'is_synthetic', 'claim_dataset', 'records_profile',
+           'per_seed', 'curve', 'unjudged', 'common_seeds', 'bootstrap_seed', 'judge_claims']
 
 # %% ../nbs/16_verdicts.ipynb 7
 OUTCOMES = ("supported", "contradicted", "inconclusive")
@@ -247,6 +247,19 @@ class Interval:
     seeds: int
     examples: int
     resamples: int
+    low_band: tuple = (np.nan, np.nan)
+    high_band: tuple = (np.nan, np.nan)
+
+MONTE_CARLO_Z = 4.0  # half-width of an end point's Monte Carlo band, in binomial standard deviations of its rank
+
+def quantile_band(values: np.ndarray, p: float, z: float = MONTE_CARLO_Z) -> tuple:
+    "Where the `p`-quantile of the resampling distribution lies, from draws `values`: order statistics at B p +- z sd."
+    ordered = np.sort(np.asarray(values, float))
+    n = len(ordered)
+    if not n: return (np.nan, np.nan)
+    half = z * np.sqrt(n * p * (1 - p))
+    ranks = np.clip([np.floor(n * p - half), np.ceil(n * p + half)], 0, n - 1).astype(int)
+    return float(ordered[ranks[0]]), float(ordered[ranks[1]])
 
 def bootstrap_interval(rule, data: Mapping, resamples: int = 2000, seed: int = 0, level: float = 0.95) -> Interval:
     "The effect of `rule` on `data` with its `level` percentile interval over `resamples` bootstrap resamples."
@@ -257,7 +270,8 @@ def bootstrap_interval(rule, data: Mapping, resamples: int = 2000, seed: int = 0
     shape = next(iter(arrays.values())).shape
     low, high = (np.quantile(finite, [(1 - level) / 2, (1 + level) / 2]) if len(finite) else (np.nan, np.nan))
     return Interval(point, float(low), float(high), level, len(finite) / max(len(effects), 1), shape[-2],
-                    max(v.shape[-1] for v in arrays.values()), int(resamples))
+                    max(v.shape[-1] for v in arrays.values()), int(resamples),
+                    quantile_band(finite, (1 - level) / 2), quantile_band(finite, (1 + level) / 2))
 
 # %% ../nbs/16_verdicts.ipynb 22
 def interpolate_curve(accuracy, value, at) -> np.ndarray:
@@ -409,13 +423,27 @@ def _describe(rule, data: Mapping) -> str:
     resample = identity_resample(next(iter(arrays.values())).shape[-2], {v.shape[-1] for v in arrays.values()})
     return rule.describe(lambda k: resample.mean(arrays[k]))
 
-def judge(claim: Claim, data: Mapping, profile: str, resamples: int = 2000, seed: int = 0, level: float = 0.95) -> Verdict:
-    "The verdict on `claim` from per-example `data` of `profile`, by a paired bootstrap seeded by `seed`."
+def settled(iv: Interval, claim: Claim) -> bool:
+    "Whether the outcome is the same wherever in their Monte Carlo bands the interval's two ends lie."
+    judged = lambda low, high: outcome(low, high, claim.direction, claim.threshold, claim.inclusive)
+    return judged(iv.low_band[0], iv.high_band[0]) == judged(iv.low_band[1], iv.high_band[1])
+
+def judge(claim: Claim, data: Mapping, profile: str, resamples: int = 2000, seed: int = 0, level: float = 0.95,
+          max_resamples: int = 50_000) -> Verdict:
+    """The verdict on `claim` from per-example `data` of `profile`, by a paired bootstrap seeded by `seed`: `resamples`
+    draws, ten times as many (up to `max_resamples`) while an interval end's Monte Carlo band straddles the threshold."""
     if not isinstance(claim, Claim): raise TypeError(f"`claim` must be a Claim, got {type(claim).__name__}")
     if not isinstance(profile, str) or not profile: raise ValueError(f"`profile` must be a profile name, got {profile!r}")
+    if _check_count(max_resamples, "max_resamples") < _check_count(resamples, "resamples"):
+        raise ValueError(f"`max_resamples` must be at least `resamples` ({resamples}), got {max_resamples}")
     iv = bootstrap_interval(claim.rule, data, resamples, seed, level)
+    while not settled(iv, claim) and iv.resamples < max_resamples:
+        iv = bootstrap_interval(claim.rule, data, min(10 * iv.resamples, max_resamples), seed, level)
     notes = [_describe(claim.rule, data)]
     result = outcome(iv.low, iv.high, claim.direction, claim.threshold, claim.inclusive)
+    if not settled(iv, claim):
+        result, notes = "inconclusive", notes + [f"an end of the interval is within Monte Carlo error of the threshold "
+                                                 f"after {iv.resamples} resamples"]
     if iv.seeds == 1 and iv.examples == 1:
         result, notes = "inconclusive", notes + ["one measurement per model: no interval"]
     elif not np.isfinite(iv.effect):

@@ -89,6 +89,43 @@ def test_a_different_bootstrap_seed_gives_the_same_verdict_and_the_same_seed_the
     assert v.judge(CLAIM, paired(0.01), "cpu", seed=4) == v.judge(CLAIM, paired(0.01), "cpu", seed=4)
 
 
+def on_the_edge(n=400, seed=0):
+    "Paired data whose paired mean difference is exactly 1.96 standard errors: the interval's low end sits at zero."
+    d = np.random.default_rng(seed).normal(0, 1, n)
+    d = d - d.mean() + 1.96 * d.std(ddof=1) / np.sqrt(n)
+    return {"a": d, "n": np.zeros(n)}
+
+
+def test_quantile_band_brackets_the_quantile_of_the_distribution():
+    "For draws of a known distribution the band around the empirical p-quantile holds the true p-quantile."
+    for p in (0.025, 0.5, 0.975):
+        bands = [v.quantile_band(np.random.default_rng(s).uniform(0, 1, 2000), p) for s in range(50)]
+        assert all(low <= p <= high for low, high in bands), p
+        width = np.mean([high - low for low, high in bands])  # 8 binomial sd of the rank, over 2000 draws
+        assert np.isclose(width, 8 * np.sqrt(p * (1 - p) / 2000), rtol=0.1), (p, width)
+    assert v.quantile_band([], 0.5) == (v.quantile_band([], 0.5)[0],) * 2 and np.isnan(v.quantile_band([], 0.5)[0])
+    assert v.quantile_band([3.0], 0.025) == (3.0, 3.0)
+
+
+def test_a_verdict_on_the_edge_is_not_decided_by_the_bootstrap_draw():
+    "An interval end at the threshold: more resamples, then inconclusive with the reason, the same for every seed."
+    verdicts = [v.judge(CLAIM, on_the_edge(), "cpu", seed=b) for b in range(6)]
+    assert {x.outcome for x in verdicts} == {"inconclusive"} and {x.resamples for x in verdicts} == {50_000}
+    assert all("within Monte Carlo error" in x.note for x in verdicts)
+    plain = [v.outcome(*(lambda iv: (iv.low, iv.high))(v.bootstrap_interval(CLAIM.rule, on_the_edge(), 2000, b)))
+             for b in range(20)]
+    assert {"supported", "inconclusive"} <= set(plain)  # without the bands the draw decides
+
+
+def test_a_clear_verdict_keeps_its_resamples_and_bad_limits_are_refused():
+    clear = v.judge(CLAIM, paired(0.02, seed=1), "cpu")
+    assert clear.resamples == 2000 and clear.outcome == "supported" and "Monte Carlo" not in clear.note
+    capped = v.judge(CLAIM, on_the_edge(), "cpu", max_resamples=2000)
+    assert capped.resamples == 2000 and capped.outcome == "inconclusive"
+    with pytest.raises(ValueError, match="max_resamples"):
+        v.judge(CLAIM, paired(0.02), "cpu", resamples=2000, max_resamples=1000)
+
+
 def test_resampling_is_fast():
     data = paired(0.01)
     best = min(_timed(lambda: v.bootstrap_interval(v.Difference("a", "n"), data, resamples=4000)) for _ in range(2))
