@@ -150,3 +150,18 @@ def test_committed_cpu_verdicts_do_not_depend_on_the_bootstrap_seed():
     for claim, (v0, v1) in judged.items():
         assert (v0.outcome, v0.effect) == (v1.outcome, v1.effect), (claim, v0.line(), v1.line())
     assert any(v0.low != v1.low for v0, v1 in judged.values())  # the second seed did draw other resamples
+
+
+def test_readme_counts_of_the_cpu_evidence_are_the_records():
+    "The README's summary of the cpu evidence states the counts and the run time that the committed records give."
+    import re
+    from advex_lit.verdicts import Verdict
+    verdicts = [v for n in JUDGED_EXPERIMENTS for v in experiment_report(n, results_dir("cpu"), "cpu").verdicts
+                if isinstance(v, Verdict) and v.seeds]
+    counts = {o: sum(v.outcome == o for v in verdicts) for o in ("supported", "contradicted")}
+    seconds = sum(json.loads(p.read_text())["seconds"] for p in results_dir("cpu").glob("*/*.json"))
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    stated = re.search(r"\((\d+) claims supported and (\d+) contradicted among those with data", readme)
+    assert stated and (int(stated[1]), int(stated[2])) == (counts["supported"], counts["contradicted"]), counts
+    hours = re.search(r"cpu records add up to about ([\d.]+) hours", readme)
+    assert hours and abs(float(hours[1]) - seconds / 3600) < 0.05, seconds / 3600
